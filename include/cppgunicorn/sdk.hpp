@@ -1,0 +1,180 @@
+// cppgunicorn C++ SDK: a thin, header-only layer over the C ABI in app.h.
+//
+//   struct Hello {
+//       explicit Hello(const cppg::Args&) {}
+//       void handle(cppg::Request& req) const {
+//           req.respond("200 OK", {{"Content-Type", "text/plain"}}, "Hello, World!\n");
+//       }
+//   };
+//   CPPG_APP(Hello, "hello")
+//
+// The app class is constructed once per worker process (init) with the app's arguments and
+// destroyed at shutdown. handle() runs on many threads at once, so it is const: per-request
+// state belongs on the stack, not in the object. An exception escaping handle() becomes a
+// 500 response (if the response had not started) and an error-log line; it never crosses
+// the C ABI.
+#pragma once
+
+#include <cstring>
+#include <initializer_list>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "cppgunicorn/app.h"
+
+namespace cppg {
+
+using Args = std::vector<std::string>;
+using Header = std::pair<std::string_view, std::string_view>;
+
+// The host table, set once in init; the SDK needs it to reach the server.
+inline const cppg_host_t*& host() {
+    static const cppg_host_t* table = nullptr;
+    return table;
+}
+
+// Raised by Request methods when the host reports an error.
+class HostError : public std::runtime_error {
+public:
+    explicit HostError(int code)
+        : std::runtime_error(host() ? host()->strerror(code) : "cppgunicorn host error"),
+          code_(code) {}
+    int code() const { return code_; }
+
+private:
+    int code_;
+};
+
+inline void log(cppg_log_level_t level, std::string_view message) {
+    if (host()) host()->log(level, message.data(), message.size());
+}
+
+// One request in flight. Valid only inside handle().
+class Request {
+public:
+    explicit Request(cppg_request_t* raw) : raw_(raw) {}
+    cppg_request_t* raw() const { return raw_; }
+
+    // An environ variable (REQUEST_METHOD, PATH_INFO, HTTP_HOST, ...), or nullopt.
+    std::optional<std::string_view> env(const char* key) const {
+        cppg_str_t out{};
+        if (host()->environ_get(raw_, key, &out) != CPPG_OK) return std::nullopt;
+        return std::string_view(out.ptr ? out.ptr : "", out.len);
+    }
+    std::string_view env_or(const char* key, std::string_view fallback = {}) const {
+        return env(key).value_or(fallback);
+    }
+    std::string_view method() const { return env_or("REQUEST_METHOD"); }
+    std::string_view path() const { return env_or("PATH_INFO"); }
+    std::string_view query() const { return env_or("QUERY_STRING"); }
+
+    // Headers in the order received, names as sent, repeats kept.
+    std::vector<Header> headers() const {
+        std::vector<Header> out;
+        size_t n = host()->header_count(raw_);
+        out.reserve(n);
+        for (size_t i = 0; i < n; ++i) {
+            cppg_header_t h{};
+            host()->header_at(raw_, i, &h);
+            out.emplace_back(std::string_view(h.name.ptr, h.name.len),
+                             std::string_view(h.value.ptr, h.value.len));
+        }
+        return out;
+    }
+
+    // Reads up to len body bytes; 0 at the end. Throws HostError on a broken body.
+    size_t read(void* buf, size_t len) {
+        ptrdiff_t n = host()->read(raw_, buf, len);
+        if (n < 0) throw HostError(static_cast<int>(n));
+        return static_cast<size_t>(n);
+    }
+    // The whole body. Prefer read() for large uploads.
+    std::string read_all() {
+        std::string body;
+        char buf[16384];
+        while (size_t n = read(buf, sizeof buf)) body.append(buf, n);
+        return body;
+    }
+
+    void start_response(const std::string& status, std::initializer_list<Header> headers) {
+        start_response(status, std::vector<Header>(headers));
+    }
+    void start_response(const std::string& status, const std::vector<Header>& headers) {
+        std::vector<cppg_header_t> raw;
+        raw.reserve(headers.size());
+        for (const auto& [name, value] : headers)
+            raw.push_back({{name.data(), name.size()}, {value.data(), value.size()}});
+        int rc = host()->start_response(raw_, status.c_str(), raw.data(), raw.size());
+        if (rc != CPPG_OK) throw HostError(rc);
+        started_ = true;
+    }
+    void write(std::string_view data) {
+        int rc = host()->write(raw_, data.data(), data.size());
+        if (rc != CPPG_OK) throw HostError(rc);
+    }
+    // A whole response with a Content-Length.
+    void respond(const std::string& status, std::vector<Header> headers, std::string_view body) {
+        std::string length = std::to_string(body.size());
+        headers.emplace_back("Content-Length", length);
+        start_response(status, headers);
+        write(body);
+    }
+    bool started() const { return started_; }
+
+private:
+    cppg_request_t* raw_;
+    bool started_ = false;
+};
+
+namespace detail {
+
+template <typename App>
+struct Adapter {
+    static int init(const cppg_host_t* h, int argc, const char* const* argv, void** state) {
+        host() = h;
+        try {
+            *state = new App(Args(argv, argv + argc));
+            return 0;
+        } catch (const std::exception& e) {
+            log(CPPG_LOG_ERROR, std::string("app init failed: ") + e.what());
+        } catch (...) {
+            log(CPPG_LOG_ERROR, "app init failed with an unknown exception");
+        }
+        return -1;
+    }
+    static int handle(void* state, cppg_request_t* raw) {
+        Request request(raw);
+        try {
+            static_cast<const App*>(state)->handle(request);
+            return 0;
+        } catch (const std::exception& e) {
+            log(CPPG_LOG_ERROR, std::string("unhandled exception in handler: ") + e.what());
+        } catch (...) {
+            log(CPPG_LOG_ERROR, "unhandled non-standard exception in handler");
+        }
+        return -1;  // the host answers 500, or closes if the response had started
+    }
+    static void shutdown(void* state) { delete static_cast<App*>(state); }
+};
+
+}  // namespace detail
+
+}  // namespace cppg
+
+// Exports an app class as a cppgunicorn plugin. Use once per shared object.
+#define CPPG_APP(AppType, app_name)                                                        \
+    extern "C" __attribute__((visibility("default"))) const cppg_app_t* cppg_app_on_load() { \
+        static const cppg_app_t descriptor = {                                             \
+            CPPG_ABI_VERSION,                                                              \
+            sizeof(cppg_app_t),                                                            \
+            app_name,                                                                      \
+            &::cppg::detail::Adapter<AppType>::init,                                       \
+            &::cppg::detail::Adapter<AppType>::handle,                                     \
+            &::cppg::detail::Adapter<AppType>::shutdown,                                   \
+            {}};                                                                           \
+        return &descriptor;                                                                \
+    }

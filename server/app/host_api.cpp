@@ -1,0 +1,77 @@
+// The cppg_host_t table: the C entry points an app calls, forwarded to the Exchange behind
+// each request handle.
+#include <spdlog/spdlog.h>
+
+#include "app/plugin.hpp"
+#include "worker/exchange.hpp"
+
+namespace cppg::app {
+
+namespace {
+
+using worker::Exchange;
+
+Exchange* exchange(cppg_request_t* r) { return static_cast<Exchange*>(r); }
+const Exchange* exchange(const cppg_request_t* r) { return static_cast<const Exchange*>(r); }
+
+int host_environ_get(const cppg_request_t* r, const char* key, cppg_str_t* out) {
+    if (r == nullptr || key == nullptr || out == nullptr) return CPPG_EINVAL;
+    return const_cast<Exchange*>(exchange(r))->environ_get(key, out);
+}
+
+size_t host_header_count(const cppg_request_t* r) { return r ? exchange(r)->header_count() : 0; }
+
+int host_header_at(const cppg_request_t* r, size_t index, cppg_header_t* out) {
+    if (r == nullptr || out == nullptr) return CPPG_EINVAL;
+    return exchange(r)->header_at(index, out);
+}
+
+ptrdiff_t host_read(cppg_request_t* r, void* buf, size_t len) {
+    if (r == nullptr || (buf == nullptr && len > 0)) return CPPG_EINVAL;
+    if (len == 0) return 0;
+    return exchange(r)->read(buf, len);
+}
+
+int host_start_response(cppg_request_t* r, const char* status, const cppg_header_t* headers,
+                        size_t n) {
+    if (r == nullptr) return CPPG_EINVAL;
+    return exchange(r)->start_response(status, headers, n);
+}
+
+int host_write(cppg_request_t* r, const void* data, size_t len) {
+    if (r == nullptr || (data == nullptr && len > 0)) return CPPG_EINVAL;
+    return exchange(r)->write(data, len);
+}
+
+void host_log(int level, const char* msg, size_t len) {
+    static constexpr spdlog::level::level_enum kLevels[] = {
+        spdlog::level::debug, spdlog::level::info, spdlog::level::warn, spdlog::level::err,
+        spdlog::level::critical};
+    if (level < 0) level = 0;
+    if (level > 4) level = 4;
+    spdlog::log(kLevels[level], "{}", std::string_view(msg ? msg : "", msg ? len : 0));
+}
+
+const char* host_strerror(int err) {
+    switch (err) {
+        case CPPG_OK: return "success";
+        case CPPG_EINVAL: return "invalid argument";
+        case CPPG_ESTATE: return "call out of order";
+        case CPPG_ECLOSED: return "client connection closed";
+        case CPPG_EBODY: return "malformed or truncated request body";
+        case CPPG_ETOOLARGE: return "request body too large";
+        case CPPG_ETIMEDOUT: return "timed out waiting for the request body";
+        default: return "unknown error";
+    }
+}
+
+const cppg_host_t kHostTable = {
+    sizeof(cppg_host_t), CPPG_ABI_VERSION, host_environ_get, host_header_count, host_header_at,
+    host_read,           host_start_response, host_write, host_log, host_strerror,
+};
+
+}  // namespace
+
+const cppg_host_t* host_table() { return &kHostTable; }
+
+}  // namespace cppg::app

@@ -1,0 +1,48 @@
+// Loading an app plugin (dlopen) and calling its descriptor through the v1 ABI.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "cppgunicorn/app.h"
+
+namespace cppg::app {
+
+class Plugin {
+public:
+    // Loads `path` and checks its descriptor. The error names the file and the cause.
+    static std::variant<std::unique_ptr<Plugin>, std::string> load(const std::string& path);
+    ~Plugin();
+    Plugin(const Plugin&) = delete;
+    Plugin& operator=(const Plugin&) = delete;
+
+    // Calls the app's init once with its arguments; an error message on failure.
+    std::optional<std::string> init(const std::vector<std::string>& args);
+    // Calls the app's handle. Never throws: a C++ exception escaping a misbehaving app is
+    // caught and reported through `threw`.
+    int handle(cppg_request_t* request, bool& threw) const noexcept;
+    void shutdown();
+
+    const std::string& name() const { return name_; }
+    const std::string& path() const { return path_; }
+
+private:
+    Plugin() = default;
+
+    std::string path_;
+    std::string name_;
+    void* library_ = nullptr;
+    const cppg_app_t* app_ = nullptr;
+    void* state_ = nullptr;
+    bool initialized_ = false;
+    std::vector<std::string> args_;
+    std::vector<const char*> argv_;
+};
+
+// The host function table given to every app.
+const cppg_host_t* host_table();
+
+}  // namespace cppg::app

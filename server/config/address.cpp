@@ -1,0 +1,50 @@
+#include "config/address.hpp"
+
+#include <arpa/inet.h>
+
+#include <charconv>
+
+namespace cppg::config {
+
+namespace {
+
+constexpr std::string_view kAllowed = "HOST:PORT or [IPV6]:PORT with a numeric host or localhost";
+
+bool parse_port(std::string_view text, uint16_t& port) {
+    unsigned value = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (ec != std::errc() || end != text.data() + text.size() || value > 65535) return false;
+    port = static_cast<uint16_t>(value);
+    return true;
+}
+
+}  // namespace
+
+std::variant<TcpAddress, std::string> parse_bind_address(std::string_view text) {
+    TcpAddress addr;
+    std::string_view port_text;
+    if (text.starts_with("[")) {
+        auto close = text.find(']');
+        if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':')
+            return std::string("expected ") + std::string(kAllowed);
+        addr.host = std::string(text.substr(1, close - 1));
+        addr.ipv6 = true;
+        port_text = text.substr(close + 2);
+    } else {
+        auto colon = text.rfind(':');
+        if (colon == std::string_view::npos) return std::string("missing :PORT; expected ") + std::string(kAllowed);
+        addr.host = std::string(text.substr(0, colon));
+        port_text = text.substr(colon + 1);
+        if (addr.host == "localhost") addr.host = "127.0.0.1";
+        if (addr.host.empty()) addr.host = "0.0.0.0";
+    }
+    if (!parse_port(port_text, addr.port)) return std::string("port must be a number 0..65535");
+    unsigned char buf[16];
+    int family = addr.ipv6 ? AF_INET6 : AF_INET;
+    if (inet_pton(family, addr.host.c_str(), buf) != 1)
+        return "'" + addr.host + "' is not a numeric " + (addr.ipv6 ? "IPv6" : "IPv4") +
+               " address; expected " + std::string(kAllowed);
+    return addr;
+}
+
+}  // namespace cppg::config

@@ -1,0 +1,146 @@
+#include "config/settings.hpp"
+
+#include <charconv>
+#include <type_traits>
+
+#include "config/address.hpp"
+#include "log/access_format.hpp"
+
+namespace cppg::config {
+
+namespace {
+
+using ValueRef = std::variant<IntValue*, StrValue*, BoolValue*, StrListValue*>;
+
+// The member of `s` that setting `index` is stored in; generated from the same table.
+ValueRef member_of(Settings& s, size_t index) {
+    size_t i = 0;
+    ValueRef ref;
+#define SETTING(name, group, flags, type, def, allowed, help) \
+    if (i++ == index) ref = &s.name;
+#include "settings.def"
+#undef SETTING
+    return ref;
+}
+
+std::optional<std::string> check_int(const SettingSpec& spec, std::string_view text,
+                                     IntValue& out) {
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
+    if (ec != std::errc() || end != text.data() + text.size() || text.empty())
+        return std::string("is not an integer");
+    auto dots = spec.allowed.find("..");
+    IntValue lo = 0, hi = 0;
+    std::from_chars(spec.allowed.data(), spec.allowed.data() + dots, lo);
+    std::from_chars(spec.allowed.data() + dots + 2, spec.allowed.data() + spec.allowed.size(), hi);
+    if (out < lo || out > hi) return std::string("is out of range");
+    return std::nullopt;
+}
+
+std::optional<std::string> check_bool(std::string_view text, BoolValue& out) {
+    if (text == "true" || text == "1" || text == "yes" || text == "on") return out = true, std::nullopt;
+    if (text == "false" || text == "0" || text == "no" || text == "off") return out = false, std::nullopt;
+    return std::string("is not a boolean");
+}
+
+std::optional<std::string> check_choice(const SettingSpec& spec, std::string_view text) {
+    std::string_view rest = spec.allowed;
+    while (!rest.empty()) {
+        auto bar = rest.find('|');
+        if (rest.substr(0, bar) == text) return std::nullopt;
+        if (bar == std::string_view::npos) break;
+        rest.remove_prefix(bar + 1);
+    }
+    return std::string("is not one of the choices");
+}
+
+// Validators named "@name" in the allowed column.
+std::optional<std::string> run_validator(std::string_view validator, std::string_view text) {
+    if (validator == "@address") {
+        auto parsed = parse_bind_address(text);
+        if (auto* err = std::get_if<std::string>(&parsed)) return "is not a valid address: " + *err;
+    } else if (validator == "@access_format") {
+        auto compiled = log::AccessFormat::compile(text);
+        if (auto* err = std::get_if<std::string>(&compiled)) return "is not a valid format: " + *err;
+    }
+    return std::nullopt;
+}
+
+std::optional<std::string> parse_into(const SettingSpec& spec, ValueRef ref, std::string_view text,
+                                      bool append) {
+    if (spec.allowed.starts_with("@")) {
+        if (auto err = run_validator(spec.allowed, text)) return err;
+    }
+    return std::visit(
+        [&](auto* member) -> std::optional<std::string> {
+            using T = std::remove_pointer_t<decltype(member)>;
+            if constexpr (std::is_same_v<T, IntValue>) {
+                IntValue v = 0;
+                if (auto err = check_int(spec, text, v)) return err;
+                *member = v;
+            } else if constexpr (std::is_same_v<T, BoolValue>) {
+                return check_bool(text, *member);
+            } else if constexpr (std::is_same_v<T, StrListValue>) {
+                if (!append) member->clear();
+                member->emplace_back(text);
+            } else {
+                if (spec.type == SettingType::Choice) {
+                    if (auto err = check_choice(spec, text)) return err;
+                }
+                *member = std::string(text);
+            }
+            return std::nullopt;
+        },
+        ref);
+}
+
+}  // namespace
+
+std::string_view type_name(SettingType type) {
+    switch (type) {
+        case SettingType::Int: return "integer";
+        case SettingType::Str: return "string";
+        case SettingType::Bool: return "boolean";
+        case SettingType::StrList: return "string, repeatable";
+        case SettingType::Choice: return "choice";
+    }
+    return "?";
+}
+
+std::string describe_allowed(const SettingSpec& spec) {
+    switch (spec.type) {
+        case SettingType::Int: return "an integer in " + std::string(spec.allowed);
+        case SettingType::Bool: return "true or false";
+        case SettingType::Choice: return "one of " + std::string(spec.allowed);
+        default: break;
+    }
+    if (spec.allowed == "@address") return "HOST:PORT or [IPV6]:PORT";
+    if (spec.allowed == "@access_format") return "text with gunicorn %(atom)s atoms";
+    return "any text";
+}
+
+std::optional<size_t> find_setting(std::string_view name) {
+    for (size_t i = 0; i < kSettingCount; ++i)
+        if (kSettingSpecs[i].name == name) return i;
+    return std::nullopt;
+}
+
+std::optional<std::string> apply_setting(Settings& settings, size_t index, std::string_view text,
+                                         const Source& source, bool append) {
+    const SettingSpec& spec = kSettingSpecs[index];
+    auto err = parse_into(spec, member_of(settings, index), text, append);
+    if (!err) return std::nullopt;
+    return "setting '" + std::string(spec.name) + "': value '" + std::string(text) + "' " + *err +
+           " (from " + source.description + "); allowed: " + describe_allowed(spec);
+}
+
+Settings default_settings() {
+    Settings s;
+    for (size_t i = 0; i < kSettingCount; ++i) {
+        // A default that fails its own validation is a bug in settings.def; the unit test
+        // for the table catches it, so it is ignored here.
+        (void)apply_setting(s, i, kSettingSpecs[i].default_text, Source{"default"}, false);
+    }
+    return s;
+}
+
+}  // namespace cppg::config

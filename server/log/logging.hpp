@@ -1,0 +1,37 @@
+// The two loggers: "error" (levels, gunicorn's line format, stderr or a file) and "access"
+// (one line per request, asynchronous so that a slow disk never stalls a request).
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <variant>
+
+#include <spdlog/logger.h>
+
+#include "config/settings.hpp"
+#include "log/access_format.hpp"
+
+namespace cppg::log {
+
+class AccessLog {
+public:
+    AccessLog(AccessFormat format, std::shared_ptr<spdlog::logger> logger)
+        : format_(std::move(format)), logger_(std::move(logger)) {}
+    bool uses_response_headers() const { return format_.uses_response_headers(); }
+    void write(const AccessRecord& record);
+
+private:
+    AccessFormat format_;
+    std::shared_ptr<spdlog::logger> logger_;
+};
+
+// Makes the error log the default spdlog logger. Returns an error message if the file
+// cannot be opened.
+std::optional<std::string> setup_error_log(const config::Settings& settings);
+
+// The access log, or nullptr when it is disabled (the default, as in gunicorn).
+std::variant<std::unique_ptr<AccessLog>, std::string> open_access_log(
+    const config::Settings& settings);
+
+}  // namespace cppg::log

@@ -1,0 +1,80 @@
+// cppgunicorn: wires the settings, logs, listeners, app plugin and worker together.
+#include <csignal>
+#include <cstdio>
+#include <unistd.h>
+
+#include <spdlog/spdlog.h>
+
+#include "app/plugin.hpp"
+#include "config/cli.hpp"
+#include "log/logging.hpp"
+#include "master/listener.hpp"
+#include "version.hpp"
+#include "worker/worker.hpp"
+
+namespace {
+
+// Exit codes, as gunicorn's: 2 for bad configuration, 3 when a worker cannot boot,
+// 4 when the app cannot be loaded.
+constexpr int kExitConfig = 2;
+constexpr int kExitBindFailed = 1;
+constexpr int kExitAppLoad = 4;
+
+int fail(int code, const std::string& message) {
+    spdlog::critical("{}", message);
+    return code;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    auto parsed = cppg::config::parse_command_line(argc, argv);
+    if (auto* err = std::get_if<std::string>(&parsed)) {
+        std::fprintf(stderr, "cppgunicorn: error: %s\n", err->c_str());
+        return kExitConfig;
+    }
+    auto& cmd = std::get<cppg::config::CommandLine>(parsed);
+    if (cmd.action == cppg::config::CommandLine::Action::Help) {
+        std::fputs(cppg::config::render_help().c_str(), stdout);
+        return 0;
+    }
+    if (cmd.action == cppg::config::CommandLine::Action::Version) {
+        std::printf("cppgunicorn %s (app ABI %d)\n", cppg::kVersion, CPPG_ABI_VERSION);
+        return 0;
+    }
+    const auto& settings = cmd.settings;
+    if (auto err = cppg::log::setup_error_log(settings)) {
+        std::fprintf(stderr, "cppgunicorn: error: %s\n", err->c_str());
+        return kExitConfig;
+    }
+    auto access = cppg::log::open_access_log(settings);
+    if (auto* err = std::get_if<std::string>(&access)) return fail(kExitConfig, *err);
+    std::signal(SIGPIPE, SIG_IGN);
+
+    spdlog::info("Starting cppgunicorn {}", cppg::kVersion);
+    auto bound = cppg::master::bind_listeners(settings.bind, static_cast<int>(settings.backlog));
+    if (auto* err = std::get_if<std::string>(&bound)) return fail(kExitBindFailed, *err);
+    std::vector<int> fds;
+    for (const auto& l : std::get<std::vector<cppg::master::Listener>>(bound)) {
+        spdlog::info("Listening at: {} ({})", l.url, getpid());
+        fds.push_back(l.fd);
+    }
+
+    auto loaded = cppg::app::Plugin::load(cmd.app_path);
+    if (auto* err = std::get_if<std::string>(&loaded)) return fail(kExitAppLoad, *err);
+    auto& plugin = *std::get<std::unique_ptr<cppg::app::Plugin>>(loaded);
+    if (auto err = plugin.init(cmd.app_args)) return fail(kExitAppLoad, *err);
+    spdlog::info("Booting worker with pid: {} (app '{}', {} thread(s))", getpid(), plugin.name(),
+                 settings.threads);
+
+    int rc = 0;
+    {
+        cppg::worker::Worker worker(settings, plugin, fds,
+                                    std::get<std::unique_ptr<cppg::log::AccessLog>>(access).get());
+        rc = worker.run();
+    }
+    plugin.shutdown();
+    spdlog::info("Shutting down: master");
+    spdlog::shutdown();
+    return rc;
+}

@@ -1,0 +1,38 @@
+// The threads that run the app: at most `threads` app calls in flight per worker, fed from
+// one queue by the loop thread. Idle keep-alive connections never hold a thread.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "app/plugin.hpp"
+#include "worker/exchange.hpp"
+
+namespace cppg::worker {
+
+class AppPool {
+public:
+    AppPool(const app::Plugin& plugin, size_t threads);
+    ~AppPool();
+    AppPool(const AppPool&) = delete;
+    AppPool& operator=(const AppPool&) = delete;
+
+    void submit(Exchange* exchange);
+    // Lets queued work finish, then joins the threads.
+    void stop();
+
+private:
+    void run_thread();
+
+    const app::Plugin& plugin_;
+    std::mutex mu_;
+    std::condition_variable cv_;
+    std::deque<Exchange*> queue_;
+    bool stopping_ = false;
+    std::vector<std::thread> threads_;
+};
+
+}  // namespace cppg::worker

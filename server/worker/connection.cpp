@@ -1,0 +1,452 @@
+#include "worker/connection.hpp"
+
+#include <arpa/inet.h>
+
+#include <spdlog/spdlog.h>
+
+#include "worker/worker.hpp"
+
+namespace cppg::worker {
+
+namespace {
+
+// After answering and shutting down our side, keep reading (and dropping) for this long so a
+// client still sending does not get a RST that destroys the response it has not read yet.
+constexpr uint64_t kLingerMs = 2000;
+// How often a busy connection checks body_timeout and send_timeout.
+constexpr uint64_t kActivityTickMs = 1000;
+
+constexpr std::string_view kContinueResponse = "HTTP/1.1 100 Continue\r\n\r\n";
+
+Connection* of(uv_handle_t* h) { return static_cast<Connection*>(h->data); }
+
+void format_address(const sockaddr_storage& ss, std::string& addr, std::string& port) {
+    char buf[INET6_ADDRSTRLEN] = "";
+    if (ss.ss_family == AF_INET) {
+        const auto* sin = reinterpret_cast<const sockaddr_in*>(&ss);
+        inet_ntop(AF_INET, &sin->sin_addr, buf, sizeof buf);
+        port = std::to_string(ntohs(sin->sin_port));
+    } else if (ss.ss_family == AF_INET6) {
+        const auto* sin6 = reinterpret_cast<const sockaddr_in6*>(&ss);
+        inet_ntop(AF_INET6, &sin6->sin6_addr, buf, sizeof buf);
+        port = std::to_string(ntohs(sin6->sin6_port));
+    }
+    addr = buf;
+}
+
+}  // namespace
+
+struct Connection::WriteReq {
+    uv_write_t req;
+    Connection* connection;
+    std::string bytes;
+    bool from_app;
+};
+
+Connection::Connection(Worker& worker)
+    : worker_(worker), parser_(worker.limits(), *this), exchange_(worker, this) {}
+
+bool Connection::accept_from(uv_stream_t* server) {
+    uv_tcp_init(worker_.loop(), &tcp_handle_);
+    uv_timer_init(worker_.loop(), &timer_handle_);
+    tcp_handle_.data = timer_handle_.data = this;
+    open_handles_ = 2;
+    if (int rc = uv_accept(server, reinterpret_cast<uv_stream_t*>(&tcp_handle_)); rc != 0) {
+        spdlog::warn("accept() failed ({}: {})", -rc, uv_strerror(rc));
+        close();
+        return false;
+    }
+    uv_tcp_nodelay(&tcp_handle_, 1);
+    sockaddr_storage ss{};
+    int len = sizeof ss;
+    if (uv_tcp_getpeername(&tcp_handle_, reinterpret_cast<sockaddr*>(&ss), &len) == 0)
+        format_address(ss, peer_.remote_addr, peer_.remote_port);
+    len = sizeof ss;
+    if (uv_tcp_getsockname(&tcp_handle_, reinterpret_cast<sockaddr*>(&ss), &len) == 0)
+        format_address(ss, peer_.server_name, peer_.server_port);
+    last_read_ms_ = uv_now(worker_.loop());
+    arm_timer(TimerMode::kHead, worker_.settings().header_timeout * 1000);
+    start_reading();
+    return true;
+}
+
+// ---- reading and parsing ----
+
+void Connection::on_alloc(uv_handle_t* handle, size_t, uv_buf_t* buf) {
+    // One buffer per worker: every read is parsed (or copied) before the next one starts.
+    auto* self = of(handle);
+    *buf = uv_buf_init(self->worker_.read_buffer(), Worker::kReadBufferSize);
+}
+
+void Connection::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
+    auto* self = of(reinterpret_cast<uv_handle_t*>(stream));
+    if (nread == 0) return;
+    if (nread < 0) {
+        self->on_peer_eof();
+        return;
+    }
+    self->last_read_ms_ = uv_now(self->worker_.loop());
+    if (self->timer_mode_ == TimerMode::kLinger) return;  // draining after our answer
+    if (self->timer_mode_ == TimerMode::kKeepAlive)      // the head deadline counts from here
+        self->arm_timer(TimerMode::kHead, self->worker_.settings().header_timeout * 1000);
+    self->feed(buf->base, static_cast<size_t>(nread));
+}
+
+void Connection::feed(const char* data, size_t len) {
+    while (len > 0 && !closing_) {
+        auto result = parser_.feed(data, len);
+        if (result.status == http::RequestParser::Status::kNeedMore) break;
+        if (result.status == http::RequestParser::Status::kError) {
+            on_parse_error();
+            return;
+        }
+        // A whole request was received. One request at a time: keep the rest for later.
+        data += result.consumed;
+        len -= result.consumed;
+        if (app_running_) {
+            pending_input_.append(data, len);
+            stop_reading();
+            return;
+        }
+        // The app already answered (it did not read the whole body); move on.
+        if (close_after_response_) {
+            close_gracefully();
+            return;
+        }
+        parser_.resume();
+        arm_timer(TimerMode::kHead, worker_.settings().header_timeout * 1000);
+    }
+    if (app_running_ && exchange_.should_pause_reading()) stop_reading();
+}
+
+void Connection::on_request_head(const http::Request& request) {
+    message_complete_ = false;
+    continue_sent_ = false;
+    app_running_ = true;
+    bool keep_alive = request.keep_alive() && worker_.settings().keepalive > 0 &&
+                      !worker_.shutting_down() && !stop_requested_;
+    if (!keep_alive) close_after_response_ = true;
+    log::AccessLog* access = worker_.access_log();
+    exchange_.begin(&request, &peer_, access && access->uses_response_headers(), keep_alive);
+    if (access) {
+        request_started_ = std::chrono::system_clock::now();
+        request_started_steady_ = std::chrono::steady_clock::now();
+    }
+    arm_timer(TimerMode::kActivity, kActivityTickMs, kActivityTickMs);
+    worker_.pool().submit(&exchange_);
+}
+
+void Connection::on_request_body(std::string_view data) { exchange_.push_body(data); }
+
+void Connection::on_request_complete() {
+    message_complete_ = true;
+    exchange_.end_body(0);
+}
+
+void Connection::on_parse_error() {
+    int status = parser_.error_status();
+    spdlog::info("bad request from {}:{}: {} ({})", peer_.remote_addr, peer_.remote_port,
+                 status, parser_.error_reason());
+    close_after_response_ = true;
+    stop_reading();
+    if (parser_.head_complete()) {
+        // The app owns this request's response; tell it the body broke off.
+        if (app_running_)
+            exchange_.end_body(status == 413 ? CPPG_ETOOLARGE : CPPG_EBODY, status);
+        else
+            close_gracefully();
+        return;
+    }
+    send(http::simple_response(status, std::string(http::reason_phrase(status)) + ": " +
+                                           parser_.error_reason() + "\n",
+                               true),
+         false);
+    close_gracefully();
+}
+
+void Connection::on_peer_eof() {
+    peer_eof_ = true;
+    stop_reading();
+    if (timer_mode_ == TimerMode::kLinger) {
+        close();
+        return;
+    }
+    close_after_response_ = true;
+    if (app_running_) {
+        if (!message_complete_) exchange_.end_body(CPPG_EBODY, 400);
+        return;  // the response still goes out to a half-closed client
+    }
+    if (!pending_input_.empty()) return;
+    close_gracefully();
+}
+
+// ---- the app's side ----
+
+void Connection::on_exchange_update() {
+    ExchangeUpdate update = exchange_.take_update();
+    if (closing_) {
+        if (update.app_done) {
+            app_running_ = false;
+            maybe_destroy();
+        }
+        return;
+    }
+    if (update.send_continue && !continue_sent_ && update.output.empty()) {
+        continue_sent_ = true;
+        send(std::string(kContinueResponse), false);
+    }
+    if (!update.output.empty()) send(std::move(update.output), true);
+    if (update.resume_reading && !peer_eof_ && !closing_gracefully_) start_reading();
+    if (update.app_done) on_app_done(update);
+}
+
+void Connection::on_app_done(const ExchangeUpdate& update) {
+    app_running_ = false;
+    if (worker_.access_log()) log_access(update);
+    if (closing_gracefully_) {
+        finish_graceful_close();
+        return;
+    }
+    if (update.close_after) close_after_response_ = true;
+    if (message_complete_) {
+        start_next_request();
+        return;
+    }
+    // The app answered before the body ended. Drop the rest of the body and go on, unless
+    // the client is still waiting for a 100 Continue it will never get, or we must close.
+    if (close_after_response_ || (exchange_.request().expect_continue() && !continue_sent_)) {
+        close_gracefully();
+        return;
+    }
+    arm_timer(TimerMode::kActivity, kActivityTickMs, kActivityTickMs);
+    if (!peer_eof_) start_reading();
+}
+
+void Connection::start_next_request() {
+    if (close_after_response_ || stop_requested_) {
+        close_gracefully();
+        return;
+    }
+    parser_.resume();
+    std::string input;
+    input.swap(pending_input_);
+    if (input.empty())
+        arm_timer(TimerMode::kKeepAlive, worker_.settings().keepalive * 1000);
+    else
+        arm_timer(TimerMode::kHead, worker_.settings().header_timeout * 1000);
+    if (!input.empty()) feed(input.data(), input.size());
+    if (closing_ || closing_gracefully_) return;
+    if (!app_running_ && peer_eof_) {
+        close_gracefully();
+        return;
+    }
+    if (pending_input_.empty() && !peer_eof_) start_reading();
+}
+
+void Connection::log_access(const ExchangeUpdate& update) {
+    const http::Request& r = exchange_.request();
+    log::HeaderList request_headers, response_headers;
+    for (size_t i = 0; i < r.header_count(); ++i)
+        request_headers.emplace_back(r.header_name(i), r.header_value(i));
+    for (const auto& [name, value] : update.response_headers)
+        response_headers.emplace_back(name, value);
+    log::AccessRecord record;
+    record.remote_addr = peer_.remote_addr;
+    record.method = r.method();
+    record.target = r.target();
+    record.path = r.path();
+    record.query = r.query();
+    record.protocol = r.protocol();
+    record.status = update.status;
+    record.body_bytes = update.body_bytes;
+    record.started = request_started_;
+    record.duration_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                             std::chrono::steady_clock::now() - request_started_steady_)
+                             .count();
+    record.request_headers = &request_headers;
+    record.response_headers = &response_headers;
+    worker_.access_log()->write(record);
+}
+
+// ---- writing ----
+
+void Connection::send(std::string bytes, bool from_app) {
+    if (closing_) return;
+    auto* stream = reinterpret_cast<uv_stream_t*>(&tcp_handle_);
+    if (writes_in_flight_ == 0) {
+        last_write_ms_ = uv_now(worker_.loop());
+        uv_buf_t buf = uv_buf_init(bytes.data(), static_cast<unsigned>(bytes.size()));
+        int n = uv_try_write(stream, &buf, 1);
+        if (n == static_cast<int>(bytes.size())) {
+            if (from_app) exchange_.on_output_sent(bytes.size());
+            return;
+        }
+        if (n < 0 && n != UV_EAGAIN) {
+            spdlog::debug("write to {}:{} failed ({})", peer_.remote_addr, peer_.remote_port,
+                          uv_strerror(n));
+            close();
+            return;
+        }
+        if (n > 0) {
+            if (from_app) exchange_.on_output_sent(static_cast<size_t>(n));
+            bytes.erase(0, static_cast<size_t>(n));
+        }
+    }
+    auto* w = new WriteReq{{}, this, std::move(bytes), from_app};
+    uv_buf_t buf = uv_buf_init(w->bytes.data(), static_cast<unsigned>(w->bytes.size()));
+    w->req.data = w;
+    uv_write(&w->req, stream, &buf, 1, on_write);
+    ++writes_in_flight_;
+}
+
+void Connection::on_write(uv_write_t* req, int status) {
+    auto* w = static_cast<WriteReq*>(req->data);
+    Connection* self = w->connection;
+    --self->writes_in_flight_;
+    self->last_write_ms_ = uv_now(self->worker_.loop());
+    if (w->from_app) self->exchange_.on_output_sent(w->bytes.size());
+    delete w;
+    if (status < 0) {
+        self->close();
+        return;
+    }
+    self->finish_graceful_close();
+}
+
+// ---- closing ----
+
+// Half-close after the last byte is written, then linger briefly before closing.
+void Connection::close_gracefully() {
+    if (closing_) return;
+    closing_gracefully_ = true;
+    close_after_response_ = true;
+    stop_reading();
+    finish_graceful_close();
+}
+
+// Runs whenever a write or the app finishes: the shutdown waits for both.
+void Connection::finish_graceful_close() {
+    if (!closing_gracefully_ || shutdown_started_ || closing_ || app_running_ ||
+        writes_in_flight_ > 0)
+        return;
+    shutdown_started_ = true;
+    shutdown_req_.data = this;
+    if (uv_shutdown(&shutdown_req_, reinterpret_cast<uv_stream_t*>(&tcp_handle_), on_shutdown) != 0) {
+        close();
+        return;
+    }
+    ++writes_in_flight_;  // the shutdown request holds the handle like a write does
+}
+
+void Connection::on_shutdown(uv_shutdown_t* req, int status) {
+    auto* self = static_cast<Connection*>(req->data);
+    --self->writes_in_flight_;
+    if (status < 0 || self->closing_ || self->peer_eof_) {
+        self->close();
+        return;
+    }
+    self->arm_timer(TimerMode::kLinger, kLingerMs);
+    self->start_reading();
+}
+
+void Connection::close() {
+    if (closing_) return;
+    closing_ = true;
+    if (app_running_) exchange_.abort();
+    stop_reading();
+    uv_close(reinterpret_cast<uv_handle_t*>(&tcp_handle_), on_close);
+    uv_close(reinterpret_cast<uv_handle_t*>(&timer_handle_), on_close);
+}
+
+void Connection::on_close(uv_handle_t* handle) {
+    auto* self = of(handle);
+    --self->open_handles_;
+    self->maybe_destroy();
+}
+
+// Deletes this connection once libuv and the app threads are both done with it.
+void Connection::maybe_destroy() {
+    if (closing_ && open_handles_ == 0 && !app_running_ && writes_in_flight_ == 0)
+        worker_.on_connection_closed(this);
+}
+
+void Connection::stop_when_idle() {
+    stop_requested_ = true;
+    if (idle()) close();
+}
+
+bool Connection::idle() const {
+    return !app_running_ && !parser_.in_message() && pending_input_.empty() &&
+           writes_in_flight_ == 0;
+}
+
+// ---- timers ----
+
+void Connection::start_reading() {
+    if (reading_ || closing_) return;
+    reading_ = true;
+    uv_read_start(reinterpret_cast<uv_stream_t*>(&tcp_handle_), on_alloc, on_read);
+}
+
+void Connection::stop_reading() {
+    if (!reading_) return;
+    reading_ = false;
+    uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_handle_));
+}
+
+void Connection::arm_timer(TimerMode mode, uint64_t timeout_ms, uint64_t repeat_ms) {
+    if (closing_) return;
+    timer_mode_ = mode;
+    uv_timer_start(&timer_handle_, on_timer, timeout_ms, repeat_ms);
+}
+
+void Connection::on_timer(uv_timer_t* timer) {
+    auto* self = of(reinterpret_cast<uv_handle_t*>(timer));
+    switch (self->timer_mode_) {
+        case TimerMode::kActivity: self->on_activity_tick(); return;
+        case TimerMode::kLinger: self->close(); return;
+        case TimerMode::kNone: return;
+        case TimerMode::kHead:
+        case TimerMode::kKeepAlive: break;
+    }
+    if (self->writes_in_flight_ > 0) {
+        // Still sending the previous response: that is send_timeout's business.
+        self->arm_timer(TimerMode::kActivity, kActivityTickMs, kActivityTickMs);
+        return;
+    }
+    if (self->timer_mode_ == TimerMode::kHead && self->parser_.in_message()) {
+        spdlog::info("request head from {}:{} not complete within header_timeout ({} s); "
+                     "answering 408", self->peer_.remote_addr, self->peer_.remote_port,
+                     self->worker_.settings().header_timeout);
+        self->stop_reading();
+        self->send(http::simple_response(408, "Request Timeout\n", true), false);
+        self->close_gracefully();
+        return;
+    }
+    self->close();  // idle: nothing to answer
+}
+
+void Connection::on_activity_tick() {
+    uint64_t now = uv_now(worker_.loop());
+    const auto& s = worker_.settings();
+    if (writes_in_flight_ > 0 && now - last_write_ms_ > static_cast<uint64_t>(s.send_timeout) * 1000) {
+        spdlog::info("client {}:{} read nothing for send_timeout ({} s); closing",
+                     peer_.remote_addr, peer_.remote_port, s.send_timeout);
+        close();
+        return;
+    }
+    bool body_wanted = reading_ && !message_complete_ && parser_.in_message();
+    if (body_wanted && now - last_read_ms_ > static_cast<uint64_t>(s.body_timeout) * 1000) {
+        spdlog::info("client {}:{} sent no body bytes for body_timeout ({} s); closing",
+                     peer_.remote_addr, peer_.remote_port, s.body_timeout);
+        stop_reading();
+        close_after_response_ = true;
+        if (app_running_) exchange_.end_body(CPPG_ETIMEDOUT, 408);
+        else close();
+        return;
+    }
+    if (!app_running_ && writes_in_flight_ == 0 && !parser_.in_message() && !closing_gracefully_)
+        arm_timer(TimerMode::kKeepAlive, s.keepalive * 1000);
+}
+
+}  // namespace cppg::worker

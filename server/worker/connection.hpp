@@ -1,0 +1,98 @@
+// One client connection, owned by the worker's loop thread: the uv_tcp_t, the parser, the
+// timers, and the exchange that carries the current request to the app threads.
+#pragma once
+
+#include <uv.h>
+
+#include <chrono>
+#include <string>
+
+#include "http/parser.hpp"
+#include "worker/exchange.hpp"
+
+namespace cppg::worker {
+
+class Worker;
+
+class Connection final : public http::ParserEvents {
+public:
+    explicit Connection(Worker& worker);
+    ~Connection() override = default;
+    Connection(const Connection&) = delete;
+    Connection& operator=(const Connection&) = delete;
+
+    // Accepts a pending connection from `server`. False (and the object must be deleted)
+    // when accept fails.
+    bool accept_from(uv_stream_t* server);
+    // The exchange has output or news for the loop (called from the worker's async handler).
+    void on_exchange_update();
+    // Graceful stop: close now if idle, else after the response in progress.
+    void stop_when_idle();
+    // Quick stop: close now, abandoning any request in progress.
+    void close();
+
+    Exchange& exchange() { return exchange_; }
+
+private:
+    enum class TimerMode { kNone, kHead, kKeepAlive, kActivity, kLinger };
+    struct WriteReq;
+
+    static void on_alloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf);
+    static void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
+    static void on_write(uv_write_t* req, int status);
+    static void on_shutdown(uv_shutdown_t* req, int status);
+    static void on_timer(uv_timer_t* timer);
+    static void on_close(uv_handle_t* handle);
+
+    // http::ParserEvents
+    void on_request_head(const http::Request& request) override;
+    void on_request_body(std::string_view data) override;
+    void on_request_complete() override;
+
+    void feed(const char* data, size_t len);
+    void on_parse_error();
+    void on_peer_eof();
+    void on_app_done(const ExchangeUpdate& update);
+    void start_next_request();
+    void log_access(const ExchangeUpdate& update);
+
+    void send(std::string bytes, bool from_app);
+    void close_gracefully();
+    void finish_graceful_close();
+    void start_reading();
+    void stop_reading();
+    void arm_timer(TimerMode mode, uint64_t timeout_ms, uint64_t repeat_ms = 0);
+    void on_activity_tick();
+    bool idle() const;
+    void maybe_destroy();
+
+    Worker& worker_;
+    uv_tcp_t tcp_handle_;
+    uv_timer_t timer_handle_;
+    uv_shutdown_t shutdown_req_;
+    http::RequestParser parser_;
+    Exchange exchange_;
+    PeerInfo peer_;
+    std::string pending_input_;  // bytes that arrived after a request that is still running
+
+    TimerMode timer_mode_ = TimerMode::kNone;
+    int open_handles_ = 0;
+    size_t writes_in_flight_ = 0;
+    uint64_t last_read_ms_ = 0;
+    uint64_t last_write_ms_ = 0;
+    std::chrono::system_clock::time_point request_started_;
+    std::chrono::steady_clock::time_point request_started_steady_;
+
+    bool reading_ = false;
+    bool app_running_ = false;
+    bool message_complete_ = false;
+    bool continue_sent_ = false;
+    bool close_after_response_ = false;
+    bool peer_eof_ = false;
+    bool closing_gracefully_ = false;
+    bool shutdown_started_ = false;
+    bool closing_ = false;
+    bool stop_requested_ = false;
+};
+
+}  // namespace cppg::worker

@@ -1,0 +1,139 @@
+// One request/response in flight between the loop thread (which owns the socket) and the
+// pool thread running the app. Everything the two threads share lives here, behind one mutex;
+// the loop learns of changes through Exchange::Notifier (a uv_async_t underneath).
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cppgunicorn/app.h"
+#include "http/request.hpp"
+#include "http/response.hpp"
+
+// Completes the ABI's opaque handle type: an app's cppg_request_t* is an Exchange.
+struct cppg_request {};
+
+namespace cppg::worker {
+
+class Exchange;
+
+// Wakes the loop thread for an exchange that has something new for it.
+class Notifier {
+public:
+    virtual ~Notifier() = default;
+    virtual void notify(Exchange* exchange) = 0;
+};
+
+// Fixed facts about the connection, filled by the loop before dispatch.
+struct PeerInfo {
+    std::string remote_addr;
+    std::string remote_port;
+    std::string server_name;
+    std::string server_port;
+};
+
+// What the loop takes from an exchange when notified.
+struct ExchangeUpdate {
+    std::string output;        // response bytes to send, in order
+    bool send_continue = false;
+    bool resume_reading = false;
+    bool app_done = false;
+    bool close_after = false;  // valid when app_done
+    int status = 0;            // valid when app_done
+    uint64_t body_bytes = 0;   // valid when app_done
+    std::vector<std::pair<std::string, std::string>> response_headers;  // when kept for logs
+};
+
+class Exchange : public cppg_request {
+public:
+    // Body bytes buffered for the app before the loop stops reading the socket.
+    static constexpr size_t kBodyHighWater = 1 << 20;
+    static constexpr size_t kBodyLowWater = 256 << 10;
+    // Response bytes accepted from the app before write() blocks on a slow client.
+    static constexpr size_t kOutputHighWater = 1 << 20;
+    static constexpr size_t kOutputLowWater = 256 << 10;
+    // The app's own writes are gathered up to this size before they go to the loop.
+    static constexpr size_t kOutputBatch = 64 << 10;
+
+    Exchange(Notifier& notifier, void* owner) : notifier_(notifier), owner_(owner) {}
+    void* owner() const { return owner_; }
+
+    // ---- loop thread ----
+    // Prepares for a new request. Only called while no app call is running on it.
+    void begin(const http::Request* request, const PeerInfo* peer, bool keep_response_headers,
+               bool keep_alive);
+    void push_body(std::string_view data);
+    // Marks the end of the body: 0 when complete, or a CPPG_E* error for the app's read;
+    // error_status is what the server answers if the app has not started a response.
+    void end_body(int error, int error_status = 0);
+    // The client is gone or timed out: unblock the app and discard its output.
+    void abort();
+    // True when the loop should stop reading because the app is slow to consume the body.
+    bool should_pause_reading();
+    ExchangeUpdate take_update();
+    void on_output_sent(size_t bytes);
+    bool app_waiting_for_body();
+    bool body_complete();
+    int body_error_status();
+
+    // ---- app (pool) thread, through the ABI ----
+    int environ_get(const char* key, cppg_str_t* out);
+    size_t header_count() const { return request_->header_count(); }
+    int header_at(size_t index, cppg_header_t* out) const;
+    ptrdiff_t read(void* buf, size_t len);
+    int start_response(const char* status, const cppg_header_t* headers, size_t n);
+    int write(const void* data, size_t len);
+    // Called by the pool after the app's handle returned with `rc`.
+    void finish(int rc, bool threw);
+
+    const http::Request& request() const { return *request_; }
+
+private:
+    void post_locked();
+    void flush_locked(std::unique_lock<std::mutex>& lock);
+    const std::string* cached_environ(std::string key);
+
+    Notifier& notifier_;
+    void* owner_;
+    const http::Request* request_ = nullptr;
+    const PeerInfo* peer_ = nullptr;
+    bool keep_response_headers_ = false;
+
+    std::mutex mu_;
+    std::condition_variable cv_;
+    // Body, loop -> app.
+    std::string body_;
+    size_t body_pos_ = 0;
+    bool body_done_ = false;
+    int body_error_ = 0;
+    int body_error_status_ = 0;
+    bool app_waiting_body_ = false;
+    bool reading_paused_ = false;
+    bool resume_requested_ = false;
+    bool continue_requested_ = false;  // app thread asked once for this request
+    bool continue_pending_ = false;    // ... and the loop has not sent it yet
+    // Output, app -> loop.
+    std::string shared_out_;
+    size_t unsent_bytes_ = 0;  // handed to the loop and not yet on the wire
+    bool app_waiting_drain_ = false;
+    bool app_done_ = false;
+    bool aborted_ = false;
+    bool notify_posted_ = false;
+
+    // App thread only.
+    http::ResponseWriter writer_{{}};
+    std::string local_out_;
+    bool invalid_response_ = false;
+    int final_status_ = 0;      // set by finish(), read by take_update() under mu_
+    bool final_close_ = false;
+    std::vector<std::pair<std::string, std::string>> response_headers_;
+    std::deque<std::pair<std::string, std::string>> environ_cache_;  // stable addresses
+};
+
+}  // namespace cppg::worker

@@ -1,0 +1,188 @@
+#include "worker/worker.hpp"
+
+#include <csignal>
+
+#include <spdlog/spdlog.h>
+
+#include "worker/connection.hpp"
+
+namespace cppg::worker {
+
+namespace {
+
+template <typename T>
+uv_handle_t* as_handle(T* h) {
+    return reinterpret_cast<uv_handle_t*>(h);
+}
+
+http::ParserLimits limits_from(const config::Settings& s) {
+    return http::ParserLimits{s.limit_request_line, s.limit_request_fields,
+                              s.limit_request_field_size, s.limit_request_body};
+}
+
+}  // namespace
+
+Worker::Worker(const config::Settings& settings, const app::Plugin& plugin,
+               std::vector<int> listen_fds, log::AccessLog* access_log)
+    : settings_(settings),
+      limits_(limits_from(settings)),
+      pool_(std::make_unique<AppPool>(plugin, static_cast<size_t>(settings.threads))),
+      access_log_(access_log),
+      read_buffer_(new char[kReadBufferSize]) {
+    uv_loop_init(&loop_);
+    uv_async_init(&loop_, &async_handle_, on_async);
+    async_handle_.data = this;
+    for (auto* h : {&sigterm_handle_, &sigint_handle_, &sigquit_handle_}) {
+        uv_signal_init(&loop_, h);
+        h->data = this;
+    }
+    uv_signal_start(&sigterm_handle_, on_signal, SIGTERM);
+    uv_signal_start(&sigint_handle_, on_signal, SIGINT);
+    uv_signal_start(&sigquit_handle_, on_signal, SIGQUIT);
+    uv_timer_init(&loop_, &graceful_timer_handle_);
+    graceful_timer_handle_.data = this;
+    for (int fd : listen_fds) listen_on(fd);
+}
+
+Worker::~Worker() {
+    pool_->stop();
+    uv_loop_close(&loop_);
+}
+
+bool Worker::listen_on(int fd) {
+    auto tcp = std::make_unique<uv_tcp_t>();
+    uv_tcp_init(&loop_, tcp.get());
+    tcp->data = this;
+    if (int rc = uv_tcp_open(tcp.get(), fd); rc != 0) {
+        spdlog::error("uv_tcp_open({}) failed ({}: {})", fd, -rc, uv_strerror(rc));
+        uv_close(as_handle(tcp.release()), [](uv_handle_t* h) { delete reinterpret_cast<uv_tcp_t*>(h); });
+        return false;
+    }
+    int rc = uv_listen(reinterpret_cast<uv_stream_t*>(tcp.get()),
+                       static_cast<int>(settings_.backlog), on_connection);
+    if (rc != 0) {
+        spdlog::error("listen() failed ({}: {})", -rc, uv_strerror(rc));
+        return false;
+    }
+    listeners_.push_back(std::move(tcp));
+    return true;
+}
+
+int Worker::run() {
+    uv_run(&loop_, UV_RUN_DEFAULT);
+    return exit_code_;
+}
+
+// ---- accepting ----
+
+void Worker::on_connection(uv_stream_t* server, int status) {
+    auto* self = static_cast<Worker*>(server->data);
+    if (status < 0) {
+        spdlog::warn("accept() failed ({}: {})", -status, uv_strerror(status));
+        return;
+    }
+    self->accept_one(server);
+}
+
+void Worker::accept_one(uv_stream_t* server) {
+    if (shutting_down_) return;
+    if (connections_.size() >= static_cast<size_t>(settings_.worker_connections)) {
+        // Leaving the connection un-accepted makes libuv stop polling this listener until
+        // we call uv_accept, so other workers (or the backlog) take the load meanwhile.
+        pending_accepts_.push_back(server);
+        return;
+    }
+    auto* connection = new Connection(*this);
+    connections_.insert(connection);
+    if (!connection->accept_from(server)) return;  // it closes and deletes itself
+}
+
+void Worker::accept_pending() {
+    while (!pending_accepts_.empty() && !shutting_down_ &&
+           connections_.size() < static_cast<size_t>(settings_.worker_connections)) {
+        uv_stream_t* server = pending_accepts_.back();
+        pending_accepts_.pop_back();
+        accept_one(server);
+    }
+}
+
+void Worker::on_connection_closed(Connection* connection) {
+    connections_.erase(connection);
+    delete connection;
+    if (shutting_down_) finish_shutdown_if_done();
+    else accept_pending();
+}
+
+// ---- app threads -> loop ----
+
+void Worker::notify(Exchange* exchange) {
+    {
+        std::lock_guard lock(notify_mu_);
+        notify_queue_.push_back(exchange);
+    }
+    uv_async_send(&async_handle_);
+}
+
+void Worker::on_async(uv_async_t* async) {
+    auto* self = static_cast<Worker*>(async->data);
+    {
+        std::lock_guard lock(self->notify_mu_);
+        self->notify_batch_.swap(self->notify_queue_);
+    }
+    for (Exchange* exchange : self->notify_batch_)
+        static_cast<Connection*>(exchange->owner())->on_exchange_update();
+    self->notify_batch_.clear();
+}
+
+// ---- stopping ----
+
+void Worker::on_signal(uv_signal_t* signal, int signum) {
+    auto* self = static_cast<Worker*>(signal->data);
+    self->begin_shutdown(signum == SIGTERM);
+}
+
+void Worker::begin_shutdown(bool graceful) {
+    if (shutting_down_ && graceful) return;
+    spdlog::info("{} stop: {} connection(s) open", graceful ? "graceful" : "quick",
+                 connections_.size());
+    shutting_down_ = true;
+    for (auto& listener : listeners_) uv_close(as_handle(listener.get()), nullptr);
+    pending_accepts_.clear();
+    // Copy: closing may delete connections and change the set.
+    std::vector<Connection*> open(connections_.begin(), connections_.end());
+    for (Connection* c : open) {
+        if (graceful) c->stop_when_idle();
+        else c->close();
+    }
+    if (graceful) {
+        uv_timer_start(&graceful_timer_handle_, on_graceful_timeout,
+                       static_cast<uint64_t>(settings_.graceful_timeout) * 1000, 0);
+    }
+    finish_shutdown_if_done();
+}
+
+void Worker::on_graceful_timeout(uv_timer_t* timer) {
+    auto* self = static_cast<Worker*>(timer->data);
+    spdlog::warn("graceful_timeout ({} s) expired with {} connection(s) busy; closing them",
+                 self->settings_.graceful_timeout, self->connections_.size());
+    std::vector<Connection*> open(self->connections_.begin(), self->connections_.end());
+    for (Connection* c : open) c->close();
+}
+
+void Worker::finish_shutdown_if_done() {
+    if (!connections_.empty() || loop_handles_closed_) return;
+    close_loop_handles();
+}
+
+void Worker::close_loop_handles() {
+    loop_handles_closed_ = true;
+    // The pool must be idle before the async handle goes: app threads post to it.
+    pool_->stop();
+    uv_close(as_handle(&async_handle_), nullptr);
+    uv_close(as_handle(&sigterm_handle_), nullptr);
+    uv_close(as_handle(&sigint_handle_), nullptr);
+    uv_close(as_handle(&sigquit_handle_), nullptr);
+    uv_close(as_handle(&graceful_timer_handle_), nullptr);
+}
+
+}  // namespace cppg::worker

@@ -1,0 +1,85 @@
+// A worker process's event loop: it owns the listening sockets it inherited, every client
+// connection and their timers, and hands finished request heads to the AppPool. Only this
+// thread calls libuv; app threads reach it through notify() (a uv_async_t).
+#pragma once
+
+#include <uv.h>
+
+#include <memory>
+#include <mutex>
+#include <unordered_set>
+#include <vector>
+
+#include "app/plugin.hpp"
+#include "config/settings.hpp"
+#include "http/parser.hpp"
+#include "log/logging.hpp"
+#include "worker/app_pool.hpp"
+#include "worker/exchange.hpp"
+
+namespace cppg::worker {
+
+class Connection;
+
+class Worker final : public Notifier {
+public:
+    static constexpr size_t kReadBufferSize = 64 << 10;
+
+    Worker(const config::Settings& settings, const app::Plugin& plugin,
+           std::vector<int> listen_fds, log::AccessLog* access_log);
+    ~Worker() override;
+    Worker(const Worker&) = delete;
+    Worker& operator=(const Worker&) = delete;
+
+    // Serves until SIGTERM (graceful) or SIGINT/SIGQUIT (quick). Returns the exit code.
+    int run();
+
+    // Notifier: any thread.
+    void notify(Exchange* exchange) override;
+
+    // For connections (loop thread).
+    uv_loop_t* loop() { return &loop_; }
+    const config::Settings& settings() const { return settings_; }
+    const http::ParserLimits& limits() const { return limits_; }
+    AppPool& pool() { return *pool_; }
+    char* read_buffer() { return read_buffer_.get(); }
+    log::AccessLog* access_log() { return access_log_; }
+    bool shutting_down() const { return shutting_down_; }
+    void on_connection_closed(Connection* connection);
+
+private:
+    static void on_connection(uv_stream_t* server, int status);
+    static void on_async(uv_async_t* async);
+    static void on_signal(uv_signal_t* signal, int signum);
+    static void on_graceful_timeout(uv_timer_t* timer);
+
+    bool listen_on(int fd);
+    void accept_one(uv_stream_t* server);
+    void accept_pending();
+    void begin_shutdown(bool graceful);
+    void finish_shutdown_if_done();
+    void close_loop_handles();
+
+    const config::Settings& settings_;
+    http::ParserLimits limits_;
+    std::unique_ptr<AppPool> pool_;
+    log::AccessLog* access_log_;
+    std::unique_ptr<char[]> read_buffer_;
+
+    uv_loop_t loop_;
+    uv_async_t async_handle_;
+    uv_signal_t sigterm_handle_, sigint_handle_, sigquit_handle_;
+    uv_timer_t graceful_timer_handle_;
+    std::vector<std::unique_ptr<uv_tcp_t>> listeners_;
+    std::vector<uv_stream_t*> pending_accepts_;  // listeners held back by worker_connections
+    std::unordered_set<Connection*> connections_;
+    bool shutting_down_ = false;
+    bool loop_handles_closed_ = false;
+    int exit_code_ = 0;
+
+    std::mutex notify_mu_;
+    std::vector<Exchange*> notify_queue_;
+    std::vector<Exchange*> notify_batch_;  // loop thread only
+};
+
+}  // namespace cppg::worker
