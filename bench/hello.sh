@@ -360,9 +360,23 @@ compute_medians() {
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf (b > 0 ? "%.2f" : "n/a"), a / (b > 0 ? b : 1)}'; }
 ms() { awk -v us="$1" 'BEGIN {printf "%.3f", us / 1000}'; }
 
+# CPPGUNICORN_* variables change the server's settings, so the report must show them.
+cppg_env() {
+    local vars
+    vars=$(env | grep '^CPPGUNICORN_' | sort | tr '\n' ' ') || true
+    vars=${vars% }
+    echo "${vars:-none}"
+}
+
 nginx_version() { "$NGINX" -v 2>&1 | sed 's/^nginx version: //'; }
 wrk_version() { wrk -v 2>&1 | head -n1 | sed 's/^wrk //; s/ Copyright.*//'; }
 repo_version() { git -C "$repo_root" describe --always --dirty 2>/dev/null || echo 'no commits'; }
+# The timeout guards against a stand-in binary that ignores --version and starts serving.
+cppg_version() {
+    local v
+    v=$(timeout 2 "$CPPG_BIN" --version </dev/null 2>/dev/null | head -n1) || true
+    echo "${v:-cppgunicorn (version unknown)}"
+}
 
 print_report() {
     compute_medians
@@ -371,9 +385,11 @@ print_report() {
 
 - command: \`${command_line% }\`
 - date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')
-- host: nproc $(nproc), $(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo), kernel $(uname -r)
+- host: nproc $(nproc), $(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo), \
+kernel $(uname -r), load average $(cut -d' ' -f1-3 /proc/loadavg)
 - nginx $(nginx_version): \`${server_cmd[nginx]% }\` (worker_processes 1)
-- cppgunicorn (git $(repo_version)): \`${server_cmd[cppgunicorn]% }\`
+- $(cppg_version) (git $(repo_version)): \`${server_cmd[cppgunicorn]% }\`, \
+CPPGUNICORN_* environment: $(cppg_env)
 - wrk $(wrk_version): \`wrk -t1 -c$connections -d${duration}s --latency http://127.0.0.1:PORT/\`, \
 $rounds round(s), nginx then cppgunicorn in each round
 

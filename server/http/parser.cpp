@@ -22,7 +22,6 @@ RequestParser::RequestParser(const ParserLimits& limits, ParserEvents& events)
     settings_.on_message_begin = on_message_begin;
     settings_.on_method = on_method;
     settings_.on_url = on_url;
-    settings_.on_version = on_version;
     settings_.on_header_field = on_header_field;
     settings_.on_header_value = on_header_value;
     settings_.on_header_value_complete = on_header_value_complete;
@@ -87,15 +86,10 @@ int RequestParser::on_url(llhttp_t* p, const char* at, size_t len) {
     return s->check_request_line();
 }
 
-int RequestParser::on_version(llhttp_t* p, const char*, size_t len) {
-    auto* s = self(p);
-    s->head_bytes_ += len;
-    return s->check_request_line();
-}
-
 int RequestParser::check_request_line() {
-    // method SP target SP HTTP/x.y, as gunicorn counts it.
-    size_t line = request_.method_.length + 1 + request_.target_.length + 1 + head_bytes_;
+    // method SP target SP HTTP/x.y, counted while the target is still arriving.
+    constexpr size_t kVersionBytes = 8;
+    size_t line = request_.method_.length + 1 + request_.target_.length + 1 + kVersionBytes;
     if (exceeds(limits_.request_line, line))
         return fail(414, "request line is longer than limit_request_line (" +
                              std::to_string(limits_.request_line) + " bytes)");

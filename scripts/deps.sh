@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Installs the Debian packages a task needs, or says exactly how to.
+# Usage: scripts/deps.sh build|test|bench   (test and bench include build)
+set -euo pipefail
+
+build_pkgs=(cmake make g++ pkg-config node-llhttp libuv1-dev libspdlog-dev libyaml-cpp-dev
+            doctest-dev nlohmann-json3-dev)
+test_pkgs=(python3 curl clang libclang-rt-14-dev nginx-light wrk)
+bench_pkgs=(nginx-light wrk)
+
+want=("${build_pkgs[@]}")
+case "${1:-build}" in
+  build) ;;
+  test) want+=("${test_pkgs[@]}") ;;
+  bench) want+=("${bench_pkgs[@]}") ;;
+  *) echo "usage: $0 build|test|bench" >&2; exit 2 ;;
+esac
+
+missing=()
+for pkg in "${want[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
+  [[ "$status" == "install ok installed" ]] || missing+=("$pkg")
+done
+[[ ${#missing[@]} -eq 0 ]] && exit 0
+
+line="apt-get -o DPkg::Lock::Timeout=600 install -y --no-install-recommends ${missing[*]}"
+if [[ $(id -u) -ne 0 ]]; then
+  echo "cppgunicorn needs these Debian packages; install them as root with:" >&2
+  echo "  sudo apt-get update && sudo $line" >&2
+  exit 1
+fi
+echo "installing: ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get -o DPkg::Lock::Timeout=600 update -q >&2
+# nginx-light's postinst starts nginx on port 80 where systemd/invoke-rc.d can; the bench
+# runs its own instance, so keep the packaged one from starting.
+if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+  printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+  trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+fi
+$line >&2

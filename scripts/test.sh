@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds, and runs every test:
+#   1. Release build (-Werror): unit tests, integration tests, the benchmark smoke test;
+#   2. AddressSanitizer + UBSan build: unit and integration tests;
+#   3. ThreadSanitizer build: unit and integration tests;
+#   4. a short libFuzzer run over the HTTP request parser.
+# Set CPPG_QUICK=1 to run only step 1.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/deps.sh test
+jobs=$(nproc)
+
+run_suite() {  # name, build dir, extra cmake args...
+  local name=$1 dir=$2; shift 2
+  echo "=== $name ===" >&2
+  cmake -S . -B "$dir" -DCPPG_WERROR=ON "$@" >/dev/null
+  cmake --build "$dir" -j"$jobs" >/dev/null
+  (cd "$dir" && ctest --output-on-failure -j"$jobs" ${CPPG_CTEST_ARGS:-})
+}
+
+run_suite "release" build -DCMAKE_BUILD_TYPE=Release
+if [[ "${CPPG_QUICK:-0}" != 1 ]]; then
+  run_suite "asan+ubsan" build-asan -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=clang \
+    -DCMAKE_CXX_COMPILER=clang++ -DCPPG_SANITIZE=address,undefined
+  run_suite "tsan" build-tsan -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=clang \
+    -DCMAKE_CXX_COMPILER=clang++ -DCPPG_SANITIZE=thread
+  echo "=== fuzz ===" >&2
+  cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=clang \
+    -DCMAKE_CXX_COMPILER=clang++ -DCPPG_FUZZ=ON -DCPPG_TESTS=OFF >/dev/null
+  cmake --build build-fuzz -j"$jobs" --target fuzz_request_parser >/dev/null
+  mkdir -p build-fuzz/corpus
+  build-fuzz/fuzz_request_parser -max_total_time="${CPPG_FUZZ_SECONDS:-60}" -print_final_stats=1 \
+    build-fuzz/corpus tests/fuzz/corpus 2>&1 | tail -n 5
+fi
+echo "all test suites passed" >&2
