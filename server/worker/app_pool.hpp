@@ -2,6 +2,7 @@
 // one queue by the loop thread. Idle keep-alive connections never hold a thread.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
@@ -26,11 +27,16 @@ public:
 
 private:
     void run_thread();
+    bool spin_for_work();
+
+    static constexpr int kSpinIterations = 300;  // a few microseconds of pause instructions
 
     const app::Plugin& plugin_;
     std::mutex mu_;
     std::condition_variable cv_;
     std::deque<Exchange*> queue_;
+    std::atomic<size_t> queued_{0};  // queue_.size(), readable without the lock
+    int sleepers_ = 0;
     bool stopping_ = false;
     std::vector<std::thread> threads_;
 };

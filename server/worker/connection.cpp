@@ -16,6 +16,9 @@ constexpr uint64_t kLingerMs = 2000;
 // How often a busy connection checks body_timeout and send_timeout.
 constexpr uint64_t kActivityTickMs = 1000;
 
+// Pipelined bytes held while a request runs, before the connection stops reading.
+constexpr size_t kMaxHeldInput = 64 << 10;
+
 constexpr std::string_view kContinueResponse = "HTTP/1.1 100 Continue\r\n\r\n";
 
 Connection* of(uv_handle_t* h) { return static_cast<Connection*>(h->data); }
@@ -87,6 +90,11 @@ void Connection::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf
     }
     self->last_read_ms_ = uv_now(self->worker_.loop());
     if (self->timer_mode_ == TimerMode::kLinger) return;  // draining after our answer
+    if (self->app_running_ && self->message_complete_) {
+        // The next pipelined request waits for this response; keep it unparsed.
+        self->hold_input(buf->base, static_cast<size_t>(nread));
+        return;
+    }
     if (self->timer_mode_ == TimerMode::kKeepAlive)      // the head deadline counts from here
         self->arm_timer(TimerMode::kHead, self->worker_.settings().header_timeout * 1000);
     self->feed(buf->base, static_cast<size_t>(nread));
@@ -104,8 +112,7 @@ void Connection::feed(const char* data, size_t len) {
         data += result.consumed;
         len -= result.consumed;
         if (app_running_) {
-            pending_input_.append(data, len);
-            stop_reading();
+            hold_input(data, len);
             return;
         }
         // The app already answered (it did not read the whole body); move on.
@@ -117,6 +124,13 @@ void Connection::feed(const char* data, size_t len) {
         arm_timer(TimerMode::kHead, worker_.settings().header_timeout * 1000);
     }
     if (app_running_ && exchange_.should_pause_reading()) stop_reading();
+}
+
+// Keeps bytes of requests that must wait for the current one. Reading goes on (stopping and
+// restarting it for every request costs two epoll_ctl calls) until a bound is reached.
+void Connection::hold_input(const char* data, size_t len) {
+    pending_input_.append(data, len);
+    if (pending_input_.size() >= kMaxHeldInput) stop_reading();
 }
 
 void Connection::on_request_head(const http::Request& request) {
@@ -240,7 +254,7 @@ void Connection::start_next_request() {
         close_gracefully();
         return;
     }
-    if (pending_input_.empty() && !peer_eof_) start_reading();
+    if (pending_input_.size() < kMaxHeldInput && !peer_eof_) start_reading();
 }
 
 void Connection::log_access(const ExchangeUpdate& update) {

@@ -50,6 +50,7 @@ private:
     void on_request_complete() override;
 
     void feed(const char* data, size_t len);
+    void hold_input(const char* data, size_t len);
     void on_parse_error();
     void on_peer_eof();
     void on_app_done(const ExchangeUpdate& update);
