@@ -32,6 +32,7 @@ public:
     void close();
 
     Exchange& exchange() { return exchange_; }
+    bool app_running() const { return app_running_; }
 
 private:
     enum class TimerMode { kNone, kHead, kKeepAlive, kActivity, kLinger };

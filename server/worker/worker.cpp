@@ -1,6 +1,7 @@
 #include "worker/worker.hpp"
 
 #include <csignal>
+#include <cstdlib>
 
 #include <spdlog/spdlog.h>
 
@@ -157,8 +158,21 @@ void Worker::begin_shutdown(bool graceful) {
     if (graceful) {
         uv_timer_start(&graceful_timer_handle_, on_graceful_timeout,
                        static_cast<uint64_t>(settings_.graceful_timeout) * 1000, 0);
+    } else {
+        abandon_busy_app_threads();
     }
     finish_shutdown_if_done();
+}
+
+// Connections still open after close() are waiting for an app call that has not returned.
+// A thread cannot be cancelled safely, so a quick stop leaves the process without them.
+void Worker::abandon_busy_app_threads() {
+    size_t busy = 0;
+    for (Connection* c : connections_) busy += c->app_running() ? 1 : 0;
+    if (busy == 0) return;
+    spdlog::warn("stopping with {} app call(s) still running; they are abandoned", busy);
+    spdlog::shutdown();
+    std::_Exit(exit_code_);
 }
 
 void Worker::on_graceful_timeout(uv_timer_t* timer) {
@@ -167,6 +181,7 @@ void Worker::on_graceful_timeout(uv_timer_t* timer) {
                  self->settings_.graceful_timeout, self->connections_.size());
     std::vector<Connection*> open(self->connections_.begin(), self->connections_.end());
     for (Connection* c : open) c->close();
+    self->abandon_busy_app_threads();
 }
 
 void Worker::finish_shutdown_if_done() {

@@ -58,6 +58,7 @@ private:
     void accept_pending();
     void begin_shutdown(bool graceful);
     void finish_shutdown_if_done();
+    void abandon_busy_app_threads();
     void close_loop_handles();
 
     const config::Settings& settings_;
