@@ -101,7 +101,9 @@ int RequestParser::extend_header(bool is_value, const char* at, size_t len) {
     head_bytes_ += len;
     if (!is_value && expect_new_header_) {
         expect_new_header_ = false;
-        header_line_bytes_ = 0;
+        // The whole line counts, as gunicorn counts it: name + ": " + value + CRLF. llhttp
+        // reports only the name and value, so the usual 4 separator bytes are added here.
+        header_line_bytes_ = 4;
         size_t count = head_done_ ? ++trailer_count_ : request_.headers_.size() + 1;
         if (exceeds(limits_.fields, count))
             return fail(431, "more header fields than limit_request_fields (" +
