@@ -6,7 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include "app/plugin.hpp"
-#include "config/cli.hpp"
+#include "config/loader.hpp"
 #include "log/logging.hpp"
 #include "master/listener.hpp"
 #include "version.hpp"
@@ -25,22 +25,39 @@ int fail(int code, const std::string& message) {
     return code;
 }
 
+int check_config(const cppg::config::Config& config) {
+    auto loaded = cppg::app::Plugin::load(config.app_path);
+    if (auto* err = std::get_if<std::string>(&loaded)) {
+        std::fprintf(stderr, "cppgunicorn: check failed: %s\n", err->c_str());
+        return 1;
+    }
+    std::printf("configuration OK; app '%s' loads (%s, app ABI %d)\n", config.app_path.c_str(),
+                std::get<std::unique_ptr<cppg::app::Plugin>>(loaded)->name().c_str(),
+                CPPG_ABI_VERSION);
+    return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-    auto parsed = cppg::config::parse_command_line(argc, argv);
-    if (auto* err = std::get_if<std::string>(&parsed)) {
-        std::fprintf(stderr, "cppgunicorn: error: %s\n", err->c_str());
-        return kExitConfig;
+    using Action = cppg::config::Config::Action;
+    auto config = cppg::config::load_config(std::vector<std::string>(argv + 1, argv + argc),
+                                            cppg::config::process_environment());
+    if (auto* err = std::get_if<cppg::config::ConfigError>(&config)) {
+        std::fprintf(stderr, "cppgunicorn: error: %s\n", err->message.c_str());
+        return err->check_config ? 1 : kExitConfig;
     }
-    auto& cmd = std::get<cppg::config::CommandLine>(parsed);
-    if (cmd.action == cppg::config::CommandLine::Action::Help) {
-        std::fputs(cppg::config::render_help().c_str(), stdout);
-        return 0;
-    }
-    if (cmd.action == cppg::config::CommandLine::Action::Version) {
-        std::printf("cppgunicorn %s (app ABI %d)\n", cppg::kVersion, CPPG_ABI_VERSION);
-        return 0;
+    auto& cmd = std::get<cppg::config::Config>(config);
+    switch (cmd.action) {
+        case Action::Help: std::fputs(cppg::config::render_help().c_str(), stdout); return 0;
+        case Action::Version:
+            std::printf("cppgunicorn %s (app ABI %d)\n", cppg::kVersion, CPPG_ABI_VERSION);
+            return 0;
+        case Action::PrintConfig:
+            std::fputs(cppg::config::render_effective_config(cmd).c_str(), stdout);
+            return 0;
+        case Action::CheckConfig: return check_config(cmd);
+        case Action::Run: break;
     }
     const auto& settings = cmd.settings;
     if (auto err = cppg::log::setup_error_log(settings)) {

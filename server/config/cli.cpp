@@ -1,7 +1,7 @@
 #include "config/cli.hpp"
 
 #include <algorithm>
-#include <array>
+#include <optional>
 
 namespace cppg::config {
 
@@ -11,18 +11,6 @@ struct FlagMatch {
     size_t index;
     std::string_view flag;
 };
-
-// Splits a "flags" column ("-b --bind") into its spellings.
-std::vector<std::string_view> split_flags(std::string_view flags) {
-    std::vector<std::string_view> out;
-    while (!flags.empty()) {
-        auto space = flags.find(' ');
-        out.push_back(flags.substr(0, space));
-        if (space == std::string_view::npos) break;
-        flags.remove_prefix(space + 1);
-    }
-    return out;
-}
 
 std::optional<FlagMatch> find_flag(std::string_view flag) {
     for (size_t i = 0; i < kSettingCount; ++i)
@@ -46,89 +34,129 @@ size_t edit_distance(std::string_view a, std::string_view b) {
     return row[b.size()];
 }
 
-struct Parser {
-    CommandLine result;
-    std::array<bool, kSettingCount> seen{};
-    bool app_args_started = false;
+// Closest candidate within a few edits; farther than that is noise, not a typo.
+template <typename Candidates>
+std::string closest(std::string_view word, const Candidates& candidates) {
+    std::string best;
+    size_t best_distance = 4;
+    for (std::string_view c : candidates) {
+        size_t d = edit_distance(word, c);
+        if (d < best_distance) best_distance = d, best = std::string(c);
+    }
+    return best;
+}
 
-    std::optional<std::string> take_option(std::string_view arg, const char* const* argv, int argc,
-                                           int& i) {
+class ArgParser {
+public:
+    ArgParser(const std::vector<std::string>& args, std::string_view origin, bool positional)
+        : args_(args), origin_(origin), allow_positional_(positional) {}
+
+    std::optional<std::string> parse() {
+        bool app_args_started = false;
+        for (i_ = 0; i_ < args_.size(); ++i_) {
+            std::string_view arg = args_[i_];
+            if (app_args_started) {
+                result_.app_args.emplace_back(arg);
+            } else if (arg == "--" && allow_positional_) {
+                app_args_started = true;
+            } else if (arg.size() > 1 && arg[0] == '-') {
+                if (auto err = take_option(arg)) return err;
+            } else if (!allow_positional_) {
+                return "unexpected argument '" + std::string(arg) + "' in " + origin_ +
+                       "; only options belong there";
+            } else if (result_.app_path.empty()) {
+                result_.app_path = std::string(arg);
+            } else {
+                return "unexpected argument '" + std::string(arg) +
+                       "'; arguments for the app go after '--'";
+            }
+        }
+        return std::nullopt;
+    }
+
+    ParsedArgs& result() { return result_; }
+
+private:
+    std::optional<std::string> take_option(std::string_view arg) {
         std::string_view flag = arg;
         std::optional<std::string_view> value;
         if (auto eq = arg.find('='); arg.starts_with("--") && eq != std::string_view::npos) {
             flag = arg.substr(0, eq);
             value = arg.substr(eq + 1);
         } else if (!arg.starts_with("--") && arg.size() > 2) {
-            flag = arg.substr(0, 2);  // "-b127.0.0.1:80" as getopt allows
+            flag = arg.substr(0, 2);  // "-b127.0.0.1:80", as getopt allows
             value = arg.substr(2);
         }
-        if (flag == "-h" || flag == "--help") return result.action = CommandLine::Action::Help, std::nullopt;
-        if (flag == "-v" || flag == "--version") return result.action = CommandLine::Action::Version, std::nullopt;
+        if (flag == "-h" || flag == "--help") return result_.help = true, std::nullopt;
+        if (flag == "-v" || flag == "--version") return result_.version = true, std::nullopt;
         auto match = find_flag(flag);
         if (!match) {
             std::string hint = suggest_flag(flag);
             return "unknown option '" + std::string(flag) + "'" +
                    (hint.empty() ? "" : "; did you mean '" + hint + "'?") +
+                   (origin_ == "command line" ? "" : " (in " + origin_ + ")") +
                    " (see cppgunicorn --help)";
         }
         const SettingSpec& spec = kSettingSpecs[match->index];
         if (!value && spec.type == SettingType::Bool) value = "true";
         if (!value) {
-            if (i + 1 >= argc) return "option '" + std::string(flag) + "' needs a value; allowed: " + describe_allowed(spec);
-            value = argv[++i];
+            if (i_ + 1 >= args_.size())
+                return "option '" + std::string(flag) + "' needs a value; allowed: " +
+                       describe_allowed(spec);
+            value = args_[++i_];
         }
-        bool append = seen[match->index];
-        seen[match->index] = true;
-        return apply_setting(result.settings, match->index, *value,
-                             Source{"command line flag " + std::string(flag)}, append);
-    }
-
-    std::optional<std::string> parse(int argc, const char* const* argv) {
-        for (int i = 1; i < argc; ++i) {
-            std::string_view arg = argv[i];
-            if (app_args_started) {
-                result.app_args.emplace_back(arg);
-            } else if (arg == "--") {
-                app_args_started = true;
-            } else if (arg.size() > 1 && arg[0] == '-') {
-                if (auto err = take_option(arg, argv, argc, i)) return err;
-            } else if (result.app_path.empty()) {
-                result.app_path = std::string(arg);
-            } else {
-                return "unexpected argument '" + std::string(arg) +
-                       "'; arguments for the app go after '--'";
-            }
-        }
-        if (result.action == CommandLine::Action::Run && result.app_path.empty())
-            return std::string("no app given; usage: cppgunicorn [OPTIONS] APP.so [-- APP_ARGS...]");
+        std::string where = origin_ == "command line" ? "command line flag " + std::string(flag)
+                                                      : origin_ + " (" + std::string(flag) + ")";
+        result_.assignments.push_back({match->index, std::string(*value), Source{where}});
         return std::nullopt;
     }
+
+    const std::vector<std::string>& args_;
+    std::string origin_;
+    bool allow_positional_;
+    size_t i_ = 0;
+    ParsedArgs result_;
 };
 
 }  // namespace
 
-std::string suggest_flag(std::string_view flag) {
-    std::string best;
-    size_t best_distance = 4;  // farther than this is noise, not a typo
-    for (const auto& spec : kSettingSpecs) {
-        for (auto spelling : split_flags(spec.flags)) {
-            size_t d = edit_distance(flag, spelling);
-            if (d < best_distance) best_distance = d, best = std::string(spelling);
-        }
+std::vector<std::string_view> split_flags(std::string_view flags) {
+    std::vector<std::string_view> out;
+    while (!flags.empty()) {
+        auto space = flags.find(' ');
+        out.push_back(flags.substr(0, space));
+        if (space == std::string_view::npos) break;
+        flags.remove_prefix(space + 1);
     }
-    return best;
+    return out;
 }
 
-std::variant<CommandLine, std::string> parse_command_line(int argc, const char* const* argv) {
-    Parser parser;
-    if (auto err = parser.parse(argc, argv)) return *err;
-    return std::move(parser.result);
+std::string suggest_flag(std::string_view flag) {
+    std::vector<std::string_view> all;
+    for (const auto& spec : kSettingSpecs)
+        for (auto spelling : split_flags(spec.flags)) all.push_back(spelling);
+    return closest(flag, all);
+}
+
+std::string suggest_setting(std::string_view name) {
+    std::vector<std::string_view> all;
+    for (const auto& spec : kSettingSpecs) all.push_back(spec.name);
+    return closest(name, all);
+}
+
+std::variant<ParsedArgs, std::string> parse_args(const std::vector<std::string>& args,
+                                                 std::string_view origin, bool allow_positional) {
+    ArgParser parser(args, origin, allow_positional);
+    if (auto err = parser.parse()) return *err;
+    return std::move(parser.result());
 }
 
 std::string render_help() {
     std::string out =
         "usage: cppgunicorn [OPTIONS] APP.so [-- APP_ARGS...]\n\n"
-        "Serve the cppgunicorn app plugin APP.so over HTTP/1.1.\n\n"
+        "Serve the cppgunicorn app plugin APP.so over HTTP/1.1.\n"
+        "Every option can also be set in a YAML file (-c), as CPPGUNICORN_<NAME> in the\n"
+        "environment, or in CPPGUNICORN_CMD_ARGS; the command line wins.\n\n"
         "  -h, --help     show this help and exit\n"
         "  -v, --version  show the version and exit\n";
     std::vector<std::string_view> groups;
@@ -136,10 +164,7 @@ std::string render_help() {
         if (std::find(groups.begin(), groups.end(), spec.group) == groups.end())
             groups.push_back(spec.group);
     for (auto group : groups) {
-        // Appended piecewise: "x" + std::string(...) trips GCC 12's -Wrestrict false positive.
-        out += '\n';
-        out += group;
-        out += ":\n";
+        out += "\n" + std::string(group) + ":\n";
         for (const auto& spec : kSettingSpecs) {
             if (spec.group != group) continue;
             std::string flags;

@@ -16,7 +16,7 @@ using ValueRef = std::variant<IntValue*, StrValue*, BoolValue*, StrListValue*>;
 ValueRef member_of(Settings& s, size_t index) {
     size_t i = 0;
     ValueRef ref;
-#define SETTING(name, group, flags, type, def, allowed, help) \
+#define SETTING(name, group, flags, type, def, allowed, help, doc) \
     if (i++ == index) ref = &s.name;
 #include "settings.def"
 #undef SETTING
@@ -58,6 +58,8 @@ std::optional<std::string> run_validator(std::string_view validator, std::string
     if (validator == "@address") {
         auto parsed = parse_bind_address(text);
         if (auto* err = std::get_if<std::string>(&parsed)) return "is not a valid address: " + *err;
+    } else if (validator == "@file") {
+        // The loader reads the file and reports what is wrong with it, with positions.
     } else if (validator == "@access_format") {
         auto compiled = log::AccessFormat::compile(text);
         if (auto* err = std::get_if<std::string>(&compiled)) return "is not a valid format: " + *err;
@@ -115,7 +117,37 @@ std::string describe_allowed(const SettingSpec& spec) {
     }
     if (spec.allowed == "@address") return "HOST:PORT or [IPV6]:PORT";
     if (spec.allowed == "@access_format") return "text with gunicorn %(atom)s atoms";
+    if (spec.allowed == "@file") return "the path of a readable YAML file";
     return "any text";
+}
+
+namespace {
+
+std::string quoted(std::string_view text) {
+    std::string out = "\"";
+    for (char c : text) {
+        if (c == '"' || c == '\\') out.push_back('\\');
+        out.push_back(c);
+    }
+    return out + "\"";
+}
+
+}  // namespace
+
+std::string format_value(Settings& settings, size_t index) {
+    return std::visit(
+        [](auto* member) -> std::string {
+            using T = std::remove_pointer_t<decltype(member)>;
+            if constexpr (std::is_same_v<T, IntValue>) return std::to_string(*member);
+            else if constexpr (std::is_same_v<T, BoolValue>) return *member ? "true" : "false";
+            else if constexpr (std::is_same_v<T, StrListValue>) {
+                std::string out = "[";
+                for (size_t i = 0; i < member->size(); ++i)
+                    out += (i ? ", " : "") + quoted((*member)[i]);
+                return out + "]";
+            } else return quoted(*member);
+        },
+        member_of(settings, index));
 }
 
 std::optional<size_t> find_setting(std::string_view name) {

@@ -20,7 +20,7 @@ using ChoiceValue = std::string;
 enum class SettingType { Int, Str, Bool, StrList, Choice };
 
 struct Settings {
-#define SETTING(name, group, flags, type, def, allowed, help) type##Value name{};
+#define SETTING(name, group, flags, type, def, allowed, help, doc) type##Value name{};
 #include "settings.def"
 #undef SETTING
 };
@@ -34,11 +34,12 @@ struct SettingSpec {
     std::string_view default_text;
     std::string_view allowed;
     std::string_view help;
+    std::string_view doc;
 };
 
 constexpr std::array kSettingSpecs = {
-#define SETTING(name, group, flags, type, def, allowed, help) \
-    SettingSpec{#name, group, flags, SettingType::type, def, allowed, help},
+#define SETTING(name, group, flags, type, def, allowed, help, doc) \
+    SettingSpec{#name, group, flags, SettingType::type, def, allowed, help, doc},
 #include "settings.def"
 #undef SETTING
 };
@@ -65,5 +66,8 @@ Settings default_settings();
 std::string describe_allowed(const SettingSpec& spec);
 
 std::string_view type_name(SettingType type);
+
+// The value of setting `index` as YAML ("4", "true", "\"text\"", "[\"a\", \"b\"]").
+std::string format_value(Settings& settings, size_t index);
 
 }  // namespace cppg::config

@@ -3,23 +3,48 @@
 #include <string>
 #include <vector>
 
+#include <cctype>
+#include <cstdio>
+#include <fstream>
+
 #include "config/address.hpp"
-#include "config/cli.hpp"
+#include "config/docs.hpp"
+#include "config/loader.hpp"
 
 using namespace cppg::config;
 
 namespace {
 
-std::variant<CommandLine, std::string> parse(std::vector<const char*> args) {
-    args.insert(args.begin(), "cppgunicorn");
-    return parse_command_line(static_cast<int>(args.size()), args.data());
+std::variant<Config, ConfigError> parse(std::vector<std::string> args, Environment env = {}) {
+    return load_config(args, env);
 }
 
-std::string error_of(std::vector<const char*> args) {
-    auto r = parse(std::move(args));
-    REQUIRE(std::holds_alternative<std::string>(r));
-    return std::get<std::string>(r);
+Config config_of(std::vector<std::string> args, Environment env = {}) {
+    auto r = parse(std::move(args), std::move(env));
+    if (auto* err = std::get_if<ConfigError>(&r)) FAIL(err->message);
+    return std::get<Config>(r);
 }
+
+std::string error_of(std::vector<std::string> args, Environment env = {}) {
+    auto r = parse(std::move(args), std::move(env));
+    REQUIRE(std::holds_alternative<ConfigError>(r));
+    return std::get<ConfigError>(r).message;
+}
+
+// A YAML file that lives as long as the test.
+struct TempYaml {
+    std::string path;
+    explicit TempYaml(const std::string& text) {
+        char name[] = "/tmp/cppg-settings-XXXXXX";
+        int fd = mkstemp(name);
+        REQUIRE(fd >= 0);
+        path = name;
+        std::FILE* f = fdopen(fd, "w");
+        std::fputs(text.c_str(), f);
+        std::fclose(f);
+    }
+    ~TempYaml() { std::remove(path.c_str()); }
+};
 
 }  // namespace
 
@@ -48,10 +73,9 @@ TEST_CASE("defaults match gunicorn's where gunicorn has the setting") {
 }
 
 TEST_CASE("flags in every spelling set their setting; the app and its arguments are split") {
-    auto r = parse({"--threads", "4", "-b", "127.0.0.1:9000", "--bind=[::1]:9001",
-                    "--limit-request-field_size", "100", "app.so", "--keep-alive=5", "--", "--x", "y"});
-    REQUIRE(std::holds_alternative<CommandLine>(r));
-    auto& cmd = std::get<CommandLine>(r);
+    Config cmd = config_of({"--threads", "4", "-b", "127.0.0.1:9000", "--bind=[::1]:9001",
+                            "--limit-request-field_size", "100", "app.so", "--keep-alive=5", "--",
+                            "--x", "y"});
     CHECK(cmd.settings.threads == 4);
     CHECK(cmd.settings.bind == std::vector<std::string>{"127.0.0.1:9000", "[::1]:9001"});
     CHECK(cmd.settings.limit_request_field_size == 100);
@@ -84,6 +108,7 @@ TEST_CASE("an unknown flag suggests the closest one") {
 
 TEST_CASE("a missing app or a stray argument is an error") {
     CHECK(error_of({}).starts_with("no app given"));
+    CHECK(std::get<Config>(parse({"--print-config"})).action == Config::Action::PrintConfig);
     CHECK(error_of({"a.so", "b.so"}).starts_with("unexpected argument 'b.so'"));
     CHECK(error_of({"app.so", "--threads"}).starts_with("option '--threads' needs a value"));
 }
@@ -107,4 +132,102 @@ TEST_CASE("bind addresses: IPv4, IPv6 in brackets, localhost; bad ports and host
     CHECK(std::holds_alternative<std::string>(parse_bind_address("127.0.0.1:99999")));
     CHECK(std::holds_alternative<std::string>(parse_bind_address("example.com:80")));
     CHECK(std::holds_alternative<std::string>(parse_bind_address("[::1:80")));
+}
+
+TEST_CASE("precedence: command line > CPPGUNICORN_CMD_ARGS > CPPGUNICORN_<NAME> > file > default") {
+    TempYaml file("threads: 2\nkeepalive: 7\nbacklog: 100\nbind: [\"127.0.0.1:1\", \"127.0.0.1:2\"]\n");
+    Config c = config_of({"-c", file.path, "--threads", "5", "app.so"},
+                         {{"CPPGUNICORN_THREADS", "3"}, {"CPPGUNICORN_KEEPALIVE", "8"},
+                          {"CPPGUNICORN_CMD_ARGS", "--keep-alive 9 --threads=4"}});
+    CHECK(c.settings.threads == 5);
+    CHECK(c.sources[*find_setting("threads")].description == "command line flag --threads");
+    CHECK(c.settings.keepalive == 9);
+    CHECK(c.sources[*find_setting("keepalive")].description ==
+          "environment CPPGUNICORN_CMD_ARGS (--keep-alive)");
+    CHECK(c.settings.backlog == 100);
+    CHECK(c.sources[*find_setting("backlog")].description == "config file " + file.path + ":3:10");
+    CHECK(c.settings.bind == std::vector<std::string>{"127.0.0.1:1", "127.0.0.1:2"});
+    CHECK(c.settings.limit_request_line == 4094);
+    CHECK(c.sources[*find_setting("limit_request_line")].description == "default");
+}
+
+TEST_CASE("a list from a higher layer replaces the lower layer's list") {
+    TempYaml file("bind: [\"127.0.0.1:1\", \"127.0.0.1:2\"]\n");
+    Config c = config_of({"-c", file.path, "-b", "127.0.0.1:3", "app.so"});
+    CHECK(c.settings.bind == std::vector<std::string>{"127.0.0.1:3"});
+}
+
+TEST_CASE("file errors name the file, line and column") {
+    TempYaml typo("threads: 2\nbnd: 127.0.0.1:1\n");
+    CHECK(error_of({"-c", typo.path, "app.so"}) ==
+          "config file " + typo.path + ":2:1: unknown setting 'bnd'; did you mean 'bind'?");
+    TempYaml range("threads: 0\n");
+    CHECK(error_of({"-c", range.path, "app.so"}) ==
+          "setting 'threads': value '0' is out of range (from config file " + range.path +
+              ":1:10); allowed: an integer in 1..1024");
+    TempYaml bad_yaml("threads: [1\n");
+    CHECK(error_of({"-c", bad_yaml.path, "app.so"}).starts_with("config file " + bad_yaml.path + ":2:1: invalid YAML: "));
+    TempYaml not_map("- a\n- b\n");
+    CHECK(error_of({"-c", not_map.path, "app.so"}) ==
+          "config file " + not_map.path + ":1:1: expected a mapping of setting names to values");
+    TempYaml wrong_type("threads: {a: 1}\n");
+    CHECK(error_of({"-c", wrong_type.path, "app.so"}) ==
+          "setting 'threads': a mapping given (config file " + wrong_type.path +
+              ":1:10); allowed: an integer in 1..1024");
+    CHECK(error_of({"-c", "/nonexistent/x.yaml", "app.so"}) ==
+          "setting 'config': cannot read config file '/nonexistent/x.yaml' (No such file or directory)");
+}
+
+TEST_CASE("environment errors name the variable") {
+    CHECK(error_of({"app.so"}, {{"CPPGUNICORN_THREADS", "many"}}) ==
+          "setting 'threads': value 'many' is not an integer (from environment CPPGUNICORN_THREADS); "
+          "allowed: an integer in 1..1024");
+    CHECK(error_of({"app.so"}, {{"CPPGUNICORN_CMD_ARGS", "--thread 3"}}).starts_with(
+        "unknown option '--thread'; did you mean '--threads'? (in environment CPPGUNICORN_CMD_ARGS)"));
+    CHECK(error_of({"app.so"}, {{"CPPGUNICORN_CMD_ARGS", "other.so"}}).starts_with(
+        "unexpected argument 'other.so' in environment CPPGUNICORN_CMD_ARGS"));
+    CHECK(error_of({"app.so"}, {{"CPPGUNICORN_CMD_ARGS", "--bind '127.0.0.1:1"}}) ==
+          "unterminated quote in CPPGUNICORN_CMD_ARGS");
+}
+
+TEST_CASE("--check-config errors are flagged so the caller exits 1, not 2") {
+    auto r = parse({"--check-config", "--threads", "0", "app.so"});
+    REQUIRE(std::holds_alternative<ConfigError>(r));
+    CHECK(std::get<ConfigError>(r).check_config);
+    CHECK_FALSE(std::get<ConfigError>(parse({"--threads", "0", "app.so"})).check_config);
+}
+
+TEST_CASE("reloading re-reads the file and keeps the environment and command line") {
+    TempYaml file("threads: 2\nkeepalive: 3\n");
+    Config first = config_of({"-c", file.path, "--keep-alive", "9", "app.so"});
+    { std::ofstream(file.path) << "threads: 6\nkeepalive: 4\n"; }
+    auto again = reload_config(first);
+    REQUIRE(std::holds_alternative<Config>(again));
+    CHECK(std::get<Config>(again).settings.threads == 6);
+    CHECK(std::get<Config>(again).settings.keepalive == 9);
+    { std::ofstream(file.path) << "threads: nope\n"; }
+    CHECK(std::holds_alternative<ConfigError>(reload_config(first)));
+}
+
+TEST_CASE("--print-config shows every setting with its value and source") {
+    Config c = config_of({"--threads", "3", "app.so"});
+    std::string out = render_effective_config(c);
+    CHECK(out.find("threads: 3") != std::string::npos);
+    CHECK(out.find("# command line flag --threads") != std::string::npos);
+    CHECK(out.find("bind: [\"127.0.0.1:8000\"]") != std::string::npos);
+    for (const auto& spec : kSettingSpecs) CHECK(out.find(std::string(spec.name) + ": ") != std::string::npos);
+}
+
+TEST_CASE("the generated settings reference covers every setting and every flag") {
+    std::string md = render_settings_markdown("intro\n@SETTINGS_REFERENCE@\noutro\n");
+    CHECK(md.starts_with("intro\n## "));
+    CHECK(md.ends_with("outro\n"));
+    std::string man = render_settings_man();
+    for (const auto& spec : kSettingSpecs) {
+        CHECK(md.find("### `" + std::string(spec.name) + "`") != std::string::npos);
+        for (auto flag : split_flags(spec.flags)) CHECK(md.find("`" + std::string(flag)) != std::string::npos);
+        std::string env = "CPPGUNICORN_";
+        for (char ch : spec.name) env.push_back(static_cast<char>(std::toupper(ch)));
+        CHECK(man.find("Environment: " + env + ".") != std::string::npos);
+    }
 }

@@ -1,0 +1,174 @@
+#include "config/loader.hpp"
+
+#include <unistd.h>
+
+#include "config/yaml_file.hpp"
+
+extern char** environ;
+
+namespace cppg::config {
+
+namespace {
+
+constexpr std::string_view kEnvPrefix = "CPPGUNICORN_";
+constexpr std::string_view kCmdArgsVar = "CPPGUNICORN_CMD_ARGS";
+
+std::string env_name(std::string_view setting) {
+    std::string out(kEnvPrefix);
+    for (char c : setting) out.push_back(static_cast<char>(c >= 'a' && c <= 'z' ? c - 32 : c));
+    return out;
+}
+
+// Shell-like word splitting for CPPGUNICORN_CMD_ARGS: blanks separate words; single and
+// double quotes group; a backslash escapes the next character outside single quotes.
+std::variant<std::vector<std::string>, std::string> split_words(std::string_view text) {
+    std::vector<std::string> words;
+    std::string word;
+    bool in_word = false;
+    char quote = 0;
+    for (size_t i = 0; i < text.size(); ++i) {
+        char c = text[i];
+        if (quote) {
+            if (c == quote) quote = 0;
+            else if (c == '\\' && quote == '"' && i + 1 < text.size()) word.push_back(text[++i]);
+            else word.push_back(c);
+        } else if (c == '\'' || c == '"') {
+            quote = c;
+            in_word = true;
+        } else if (c == '\\' && i + 1 < text.size()) {
+            word.push_back(text[++i]);
+            in_word = true;
+        } else if (c == ' ' || c == '\t' || c == '\n') {
+            if (in_word) words.push_back(std::move(word)), word.clear();
+            in_word = false;
+        } else {
+            word.push_back(c);
+            in_word = true;
+        }
+    }
+    if (quote) return std::string("unterminated quote in ") + std::string(kCmdArgsVar);
+    if (in_word) words.push_back(std::move(word));
+    return words;
+}
+
+std::variant<std::vector<Assignment>, std::string> environment_layer(const Environment& env,
+                                                                     ParsedArgs& cmd_args) {
+    std::vector<Assignment> layer;
+    for (size_t i = 0; i < kSettingCount; ++i) {
+        std::string var = env_name(kSettingSpecs[i].name);
+        for (const auto& [key, value] : env)
+            if (key == var) layer.push_back({i, value, Source{"environment " + var}});
+    }
+    for (const auto& [key, value] : env) {
+        if (key != kCmdArgsVar) continue;
+        auto words = split_words(value);
+        if (auto* err = std::get_if<std::string>(&words)) return *err;
+        auto parsed = parse_args(std::get<std::vector<std::string>>(words),
+                                 "environment " + std::string(kCmdArgsVar), false);
+        if (auto* err = std::get_if<std::string>(&parsed)) return *err;
+        cmd_args = std::move(std::get<ParsedArgs>(parsed));
+        for (auto& a : cmd_args.assignments) layer.push_back(std::move(a));
+    }
+    return layer;
+}
+
+// Applies one layer. Within a layer a repeated list setting accumulates (two --bind flags);
+// a higher layer's list replaces a lower one's.
+std::optional<std::string> apply_layer(Config& config, const std::vector<Assignment>& layer) {
+    std::array<bool, kSettingCount> seen{};
+    for (const auto& a : layer) {
+        bool append = seen[a.index];
+        seen[a.index] = true;
+        if (auto err = apply_setting(config.settings, a.index, a.value, a.source, append)) return err;
+        config.sources[a.index] = a.source;
+    }
+    return std::nullopt;
+}
+
+const size_t kConfigIndex = *find_setting("config");
+
+// The config file named by the highest layer that names one.
+std::string config_path(const Config& c) {
+    std::string path;
+    for (const auto* layer : {&c.env_layer, &c.cli_layer})
+        for (const auto& a : *layer)
+            if (a.index == kConfigIndex) path = a.value;
+    return path;
+}
+
+std::variant<Config, ConfigError> build(Config config) {
+    config.settings = default_settings();
+    config.sources.fill(Source{"default"});
+    bool check = false;
+    for (const auto* layer : {&config.env_layer, &config.cli_layer})
+        for (const auto& a : *layer)
+            if (a.index == *find_setting("check_config")) check = a.value != "false";
+    std::vector<Assignment> file_layer;
+    if (std::string path = config_path(config); !path.empty()) {
+        auto read = read_yaml_settings(path);
+        if (auto* err = std::get_if<std::string>(&read)) return ConfigError{*err, check};
+        file_layer = std::move(std::get<std::vector<Assignment>>(read));
+    }
+    for (const auto* layer : {&file_layer, &config.env_layer, &config.cli_layer})
+        if (auto err = apply_layer(config, *layer)) return ConfigError{*err, check};
+    if (config.settings.print_config) config.action = Config::Action::PrintConfig;
+    else if (config.settings.check_config) config.action = Config::Action::CheckConfig;
+    if (config.action != Config::Action::PrintConfig && config.app_path.empty())
+        return ConfigError{"no app given; usage: cppgunicorn [OPTIONS] APP.so [-- APP_ARGS...]", check};
+    return config;
+}
+
+}  // namespace
+
+std::variant<Config, ConfigError> load_config(const std::vector<std::string>& args,
+                                              const Environment& env) {
+    auto cli = parse_args(args, "command line", true);
+    if (auto* err = std::get_if<std::string>(&cli)) return ConfigError{*err};
+    auto& parsed = std::get<ParsedArgs>(cli);
+    ParsedArgs cmd_args;
+    auto env_layer = environment_layer(env, cmd_args);
+    if (auto* err = std::get_if<std::string>(&env_layer)) return ConfigError{*err};
+
+    Config config;
+    if (parsed.help || cmd_args.help) return config.action = Config::Action::Help, config;
+    if (parsed.version || cmd_args.version) return config.action = Config::Action::Version, config;
+    config.app_path = parsed.app_path;
+    config.app_args = parsed.app_args;
+    config.env_layer = std::move(std::get<std::vector<Assignment>>(env_layer));
+    config.cli_layer = std::move(parsed.assignments);
+    return build(std::move(config));
+}
+
+std::variant<Config, ConfigError> reload_config(const Config& running) {
+    Config next;
+    next.app_path = running.app_path;
+    next.app_args = running.app_args;
+    next.env_layer = running.env_layer;
+    next.cli_layer = running.cli_layer;
+    return build(std::move(next));
+}
+
+Environment process_environment() {
+    Environment env;
+    for (char** e = environ; e && *e; ++e) {
+        std::string_view entry = *e;
+        if (!entry.starts_with(kEnvPrefix)) continue;
+        auto eq = entry.find('=');
+        if (eq == std::string_view::npos) continue;
+        env.emplace_back(entry.substr(0, eq), entry.substr(eq + 1));
+    }
+    return env;
+}
+
+std::string render_effective_config(const Config& config) {
+    Settings copy = config.settings;
+    std::string out = "# cppgunicorn effective configuration: value, then where it came from\n";
+    for (size_t i = 0; i < kSettingCount; ++i) {
+        std::string line = std::string(kSettingSpecs[i].name) + ": " + format_value(copy, i);
+        if (line.size() < 40) line.resize(40, ' ');
+        out += line + "  # " + config.sources[i].description + "\n";
+    }
+    return out;
+}
+
+}  // namespace cppg::config

@@ -1,0 +1,48 @@
+// Where settings come from and in which order. Precedence, lowest first:
+//   defaults < config file (-c) < CPPGUNICORN_<NAME> < CPPGUNICORN_CMD_ARGS < command line
+// as gunicorn's load_config does (command line > environment > file > defaults).
+#pragma once
+
+#include <array>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "config/cli.hpp"
+#include "config/settings.hpp"
+
+namespace cppg::config {
+
+using Environment = std::vector<std::pair<std::string, std::string>>;
+
+struct Config {
+    enum class Action { Run, Help, Version, PrintConfig, CheckConfig };
+    Action action = Action::Run;
+    Settings settings;
+    std::array<Source, kSettingCount> sources;
+    std::string app_path;
+    std::vector<std::string> app_args;
+    // The layers above the file, kept so that a reload re-reads only the file.
+    std::vector<Assignment> env_layer;
+    std::vector<Assignment> cli_layer;
+};
+
+struct ConfigError {
+    std::string message;
+    bool check_config = false;  // --check-config was asked for: exit 1 instead of 2
+};
+
+std::variant<Config, ConfigError> load_config(const std::vector<std::string>& args,
+                                              const Environment& env);
+
+// Reads the config file again (SIGHUP) on top of the same environment and command line.
+// On error the caller keeps `running` in force.
+std::variant<Config, ConfigError> reload_config(const Config& running);
+
+// The process environment, as load_config wants it.
+Environment process_environment();
+
+// YAML-formatted effective values with their sources, for --print-config.
+std::string render_effective_config(const Config& config);
+
+}  // namespace cppg::config

@@ -1,0 +1,15 @@
+// Reading settings from a YAML file: a mapping of setting names to values.
+#pragma once
+
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "config/cli.hpp"
+
+namespace cppg::config {
+
+// Every value with its file:line:column; or an error naming the file and the position.
+std::variant<std::vector<Assignment>, std::string> read_yaml_settings(const std::string& path);
+
+}  // namespace cppg::config
