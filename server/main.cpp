@@ -67,6 +67,13 @@ int main(int argc, char** argv) {
     auto access = cppg::log::open_access_log(settings);
     if (auto* err = std::get_if<std::string>(&access)) return fail(kExitConfig, *err);
     std::signal(SIGPIPE, SIG_IGN);
+    // Stop signals stay blocked until the worker's loop handles them: one arriving while the
+    // app loads is then served by the loop (a clean stop), not by the default action. Threads
+    // started from here on inherit the mask, so the loop thread alone receives them.
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    for (int sig : {SIGTERM, SIGINT, SIGQUIT}) sigaddset(&stop_signals, sig);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
     spdlog::info("Starting cppgunicorn {}", cppg::kVersion);
     auto bound = cppg::master::bind_listeners(settings.bind, static_cast<int>(settings.backlog));
@@ -88,6 +95,7 @@ int main(int argc, char** argv) {
     {
         cppg::worker::Worker worker(settings, plugin, fds,
                                     std::get<std::unique_ptr<cppg::log::AccessLog>>(access).get());
+        pthread_sigmask(SIG_UNBLOCK, &stop_signals, nullptr);
         rc = worker.run();
     }
     plugin.shutdown();

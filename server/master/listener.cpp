@@ -53,6 +53,13 @@ std::variant<Listener, std::string> bind_one(const config::TcpAddress& a, int ba
         close(fd);
         return err;
     }
+    if (a.port == 0 && getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) == 0) {
+        // Port 0 asks the kernel to choose; report the port it chose.
+        uint16_t port = a.ipv6 ? ntohs(reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port)
+                               : ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
+        display = a.ipv6 ? "[" + a.host + "]:" + std::to_string(port)
+                         : a.host + ":" + std::to_string(port);
+    }
     return Listener{fd, "http://" + display};
 }
 
