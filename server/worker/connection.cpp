@@ -43,7 +43,7 @@ struct Connection::WriteReq {
     uv_write_t req;
     Connection* connection;
     std::string bytes;
-    bool counted;  // bytes the exchange counts as unsent (app output, 100 Continue)
+    bool from_app;
 };
 
 Connection::Connection(Worker& worker)
@@ -60,8 +60,6 @@ bool Connection::accept_from(uv_stream_t* server) {
         return false;
     }
     uv_tcp_nodelay(&tcp_handle_, 1);
-    uv_os_fd_t fd;
-    if (uv_fileno(reinterpret_cast<uv_handle_t*>(&tcp_handle_), &fd) == 0) exchange_.set_socket(fd);
     sockaddr_storage ss{};
     int len = sizeof ss;
     if (uv_tcp_getpeername(&tcp_handle_, reinterpret_cast<sockaddr*>(&ss), &len) == 0)
@@ -92,10 +90,6 @@ void Connection::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf
     }
     self->last_read_ms_ = uv_now(self->worker_.loop());
     if (self->timer_mode_ == TimerMode::kLinger) return;  // draining after our answer
-    // The request in flight may have finished without waking the loop; settle it first so
-    // these bytes are parsed as the next request.
-    if (self->app_running_) self->worker_.drain_lazy();
-    if (self->closing_ || self->closing_gracefully_) return;
     if (self->app_running_ && self->message_complete_) {
         // The next pipelined request waits for this response; keep it unparsed.
         self->hold_input(buf->base, static_cast<size_t>(nread));
@@ -135,7 +129,6 @@ void Connection::feed(const char* data, size_t len) {
 // Keeps bytes of requests that must wait for the current one. Reading goes on (stopping and
 // restarting it for every request costs two epoll_ctl calls) until a bound is reached.
 void Connection::hold_input(const char* data, size_t len) {
-    if (pending_input_.empty()) exchange_.want_prompt_completion();
     pending_input_.append(data, len);
     if (pending_input_.size() >= kMaxHeldInput) stop_reading();
 }
@@ -212,9 +205,9 @@ void Connection::on_exchange_update() {
         }
         return;
     }
-    if (update.send_continue && !continue_sent_ && exchange_.claim_continue(kContinueResponse.size())) {
+    if (update.send_continue && !continue_sent_ && update.output.empty()) {
         continue_sent_ = true;
-        send(std::string(kContinueResponse), true);
+        send(std::string(kContinueResponse), false);
     }
     if (!update.output.empty()) send(std::move(update.output), true);
     if (update.resume_reading && !peer_eof_ && !closing_gracefully_) start_reading();
@@ -282,7 +275,7 @@ void Connection::log_access(const ExchangeUpdate& update) {
     record.body_bytes = update.body_bytes;
     record.started = request_started_;
     record.duration_us = std::chrono::duration_cast<std::chrono::microseconds>(
-                             update.finished_at - request_started_steady_)
+                             std::chrono::steady_clock::now() - request_started_steady_)
                              .count();
     record.request_headers = &request_headers;
     record.response_headers = &response_headers;
@@ -291,7 +284,7 @@ void Connection::log_access(const ExchangeUpdate& update) {
 
 // ---- writing ----
 
-void Connection::send(std::string bytes, bool counted) {
+void Connection::send(std::string bytes, bool from_app) {
     if (closing_) return;
     auto* stream = reinterpret_cast<uv_stream_t*>(&tcp_handle_);
     if (writes_in_flight_ == 0) {
@@ -299,7 +292,7 @@ void Connection::send(std::string bytes, bool counted) {
         uv_buf_t buf = uv_buf_init(bytes.data(), static_cast<unsigned>(bytes.size()));
         int n = uv_try_write(stream, &buf, 1);
         if (n == static_cast<int>(bytes.size())) {
-            if (counted) exchange_.on_output_sent(bytes.size());
+            if (from_app) exchange_.on_output_sent(bytes.size());
             return;
         }
         if (n < 0 && n != UV_EAGAIN) {
@@ -309,11 +302,11 @@ void Connection::send(std::string bytes, bool counted) {
             return;
         }
         if (n > 0) {
-            if (counted) exchange_.on_output_sent(static_cast<size_t>(n));
+            if (from_app) exchange_.on_output_sent(static_cast<size_t>(n));
             bytes.erase(0, static_cast<size_t>(n));
         }
     }
-    auto* w = new WriteReq{{}, this, std::move(bytes), counted};
+    auto* w = new WriteReq{{}, this, std::move(bytes), from_app};
     uv_buf_t buf = uv_buf_init(w->bytes.data(), static_cast<unsigned>(w->bytes.size()));
     w->req.data = w;
     uv_write(&w->req, stream, &buf, 1, on_write);
@@ -325,7 +318,7 @@ void Connection::on_write(uv_write_t* req, int status) {
     Connection* self = w->connection;
     --self->writes_in_flight_;
     self->last_write_ms_ = uv_now(self->worker_.loop());
-    if (w->counted) self->exchange_.on_output_sent(w->bytes.size());
+    if (w->from_app) self->exchange_.on_output_sent(w->bytes.size());
     delete w;
     if (status < 0) {
         self->close();
@@ -393,7 +386,6 @@ void Connection::maybe_destroy() {
 
 void Connection::stop_when_idle() {
     stop_requested_ = true;
-    if (app_running_) exchange_.want_prompt_completion();
     if (idle()) close();
 }
 

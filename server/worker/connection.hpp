@@ -58,7 +58,7 @@ private:
     void start_next_request();
     void log_access(const ExchangeUpdate& update);
 
-    void send(std::string bytes, bool counted);
+    void send(std::string bytes, bool from_app);
     void close_gracefully();
     void finish_graceful_close();
     void start_reading();

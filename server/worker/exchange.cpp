@@ -1,8 +1,5 @@
 #include "worker/exchange.hpp"
 
-#include <sys/socket.h>
-
-#include <cerrno>
 #include <cstring>
 
 #include <spdlog/spdlog.h>
@@ -50,7 +47,6 @@ void Exchange::begin(const http::Request* request, const PeerInfo* peer,
     app_waiting_body_ = reading_paused_ = resume_requested_ = false;
     continue_requested_ = continue_pending_ = false;
     app_waiting_drain_ = app_done_ = aborted_ = false;
-    output_started_ = prompt_completion_ = done_reported_ = false;
     writer_ = http::ResponseWriter({request->is_head(), request->version_minor(), keep_alive});
     local_out_.clear();
     invalid_response_ = false;
@@ -64,12 +60,6 @@ void Exchange::post_locked() {
     if (notify_posted_) return;
     notify_posted_ = true;
     notifier_.notify(this);
-}
-
-void Exchange::post_lazy_locked() {
-    if (notify_posted_) return;
-    notify_posted_ = true;
-    notifier_.notify_lazy(this);
 }
 
 // ---- loop thread ----
@@ -135,28 +125,14 @@ ExchangeUpdate Exchange::take_update() {
         u.resume_reading = true;
         resume_requested_ = reading_paused_ = false;
     }
-    if (app_done_ && !done_reported_) {
-        done_reported_ = true;
+    if (app_done_) {
         u.app_done = true;
-        u.finished_at = finished_at_;
         u.close_after = final_close_;
         u.status = final_status_;
         u.body_bytes = writer_.body_bytes();
         u.response_headers = std::move(response_headers_);
     }
     return u;
-}
-
-bool Exchange::claim_continue(size_t bytes) {
-    std::lock_guard lock(mu_);
-    if (app_done_ || output_started_ || aborted_) return false;
-    unsent_bytes_ += bytes;
-    return true;
-}
-
-void Exchange::want_prompt_completion() {
-    std::lock_guard lock(mu_);
-    prompt_completion_ = true;
 }
 
 void Exchange::on_output_sent(size_t bytes) {
@@ -295,7 +271,6 @@ void Exchange::flush_locked(std::unique_lock<std::mutex>& lock) {
         return;
     }
     unsent_bytes_ += local_out_.size();
-    output_started_ = true;
     if (shared_out_.empty()) shared_out_.swap(local_out_);
     else shared_out_.append(local_out_);
     local_out_.clear();
@@ -330,30 +305,8 @@ void Exchange::finish(int rc, bool threw) {
     }
     if (writer_.started()) final_status_ = writer_.status();
     app_done_ = true;
-    finished_at_ = std::chrono::steady_clock::now();
-    bool sent_all = write_directly_locked();
-    flush_locked(lock);  // whatever the socket did not take goes through the loop
-    if (sent_all && !final_close_ && !prompt_completion_ && body_done_)
-        post_lazy_locked();
-    else
-        post_locked();
-}
-
-// Sending the last (usually only) piece of a response from this thread saves waking the
-// loop for it. Allowed only while the loop has nothing queued on the socket, which mu_
-// guarantees: every loop write to this connection is registered under mu_ first.
-bool Exchange::write_directly_locked() {
-    if (local_out_.empty() || aborted_ || fd_ < 0 || !shared_out_.empty() || unsent_bytes_ > 0)
-        return local_out_.empty();
-    output_started_ = true;
-    ssize_t n = ::send(fd_, local_out_.data(), local_out_.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
-    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
-        local_out_.clear();  // the client is gone; the loop will notice and close
-        final_close_ = true;
-        return false;
-    }
-    if (n > 0) local_out_.erase(0, static_cast<size_t>(n));
-    return local_out_.empty();
+    flush_locked(lock);
+    post_locked();
 }
 
 }  // namespace cppg::worker

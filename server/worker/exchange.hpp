@@ -28,9 +28,6 @@ class Notifier {
 public:
     virtual ~Notifier() = default;
     virtual void notify(Exchange* exchange) = 0;
-    // The exchange finished with its response already on the wire: the loop may pick it up
-    // on its next iteration instead of being woken for it.
-    virtual void notify_lazy(Exchange* exchange) = 0;
 };
 
 // Fixed facts about the connection, filled by the loop before dispatch.
@@ -51,7 +48,6 @@ struct ExchangeUpdate {
     int status = 0;            // valid when app_done
     uint64_t body_bytes = 0;   // valid when app_done
     std::vector<std::pair<std::string, std::string>> response_headers;  // when kept for logs
-    std::chrono::steady_clock::time_point finished_at;  // valid when app_done
 };
 
 class Exchange : public cppg_request {
@@ -67,9 +63,6 @@ public:
 
     Exchange(Notifier& notifier, void* owner) : notifier_(notifier), owner_(owner) {}
     void* owner() const { return owner_; }
-    // The connection's socket, which the app thread may write the final response to directly
-    // when the loop has nothing queued on it.
-    void set_socket(int fd) { fd_ = fd; }
 
     // ---- loop thread ----
     // Prepares for a new request. Only called while no app call is running on it.
@@ -85,11 +78,6 @@ public:
     bool should_pause_reading();
     ExchangeUpdate take_update();
     void on_output_sent(size_t bytes);
-    // The loop wants to send 100 Continue; false once the response has begun.
-    bool claim_continue(size_t bytes);
-    // The loop must hear about the end of this request at once (it holds pipelined input,
-    // or is stopping), so the app thread will wake it instead of leaving it for later.
-    void want_prompt_completion();
     bool app_waiting_for_body();
     bool body_complete();
     int body_error_status();
@@ -108,8 +96,6 @@ public:
 
 private:
     void post_locked();
-    void post_lazy_locked();
-    bool write_directly_locked();
     void flush_locked(std::unique_lock<std::mutex>& lock);
     const std::string* cached_environ(std::string key);
 
@@ -139,11 +125,6 @@ private:
     bool app_done_ = false;
     bool aborted_ = false;
     bool notify_posted_ = false;
-    bool output_started_ = false;   // some response bytes left the app thread
-    bool prompt_completion_ = false;
-    bool done_reported_ = false;
-    int fd_ = -1;
-    std::chrono::steady_clock::time_point finished_at_;
 
     // App thread only.
     http::ResponseWriter writer_{{}};

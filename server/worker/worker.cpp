@@ -11,10 +11,6 @@ namespace cppg::worker {
 
 namespace {
 
-// A lazily finished exchange is picked up before the loop next polls, or by this tick when
-// the loop has nothing else to do; it bounds how late keep-alive timing starts.
-constexpr uint64_t kLazyTickMs = 50;
-
 template <typename T>
 uv_handle_t* as_handle(T* h) {
     return reinterpret_cast<uv_handle_t*>(h);
@@ -46,12 +42,6 @@ Worker::Worker(const config::Settings& settings, const app::Plugin& plugin,
     uv_signal_start(&sigquit_handle_, on_signal, SIGQUIT);
     uv_timer_init(&loop_, &graceful_timer_handle_);
     graceful_timer_handle_.data = this;
-    uv_prepare_init(&loop_, &prepare_handle_);
-    prepare_handle_.data = this;
-    uv_prepare_start(&prepare_handle_, on_prepare);
-    uv_timer_init(&loop_, &lazy_timer_handle_);
-    lazy_timer_handle_.data = this;
-    uv_timer_start(&lazy_timer_handle_, on_lazy_tick, kLazyTickMs, kLazyTickMs);
     for (int fd : listen_fds) listen_on(fd);
 }
 
@@ -134,26 +124,6 @@ void Worker::notify(Exchange* exchange) {
     uv_async_send(&async_handle_);
 }
 
-void Worker::notify_lazy(Exchange* exchange) {
-    std::lock_guard lock(notify_mu_);
-    lazy_queue_.push_back(exchange);
-}
-
-void Worker::drain_lazy() {
-    {
-        std::lock_guard lock(notify_mu_);
-        if (lazy_queue_.empty()) return;
-        lazy_batch_.swap(lazy_queue_);
-    }
-    for (Exchange* exchange : lazy_batch_)
-        static_cast<Connection*>(exchange->owner())->on_exchange_update();
-    lazy_batch_.clear();
-}
-
-void Worker::on_prepare(uv_prepare_t* prepare) { static_cast<Worker*>(prepare->data)->drain_lazy(); }
-
-void Worker::on_lazy_tick(uv_timer_t* timer) { static_cast<Worker*>(timer->data)->drain_lazy(); }
-
 void Worker::on_async(uv_async_t* async) {
     auto* self = static_cast<Worker*>(async->data);
     {
@@ -174,7 +144,6 @@ void Worker::on_signal(uv_signal_t* signal, int signum) {
 
 void Worker::begin_shutdown(bool graceful) {
     if (shutting_down_ && graceful) return;
-    drain_lazy();
     spdlog::info("{} stop: {} connection(s) open", graceful ? "graceful" : "quick",
                  connections_.size());
     shutting_down_ = true;
@@ -229,8 +198,6 @@ void Worker::close_loop_handles() {
     uv_close(as_handle(&sigint_handle_), nullptr);
     uv_close(as_handle(&sigquit_handle_), nullptr);
     uv_close(as_handle(&graceful_timer_handle_), nullptr);
-    uv_close(as_handle(&prepare_handle_), nullptr);
-    uv_close(as_handle(&lazy_timer_handle_), nullptr);
 }
 
 }  // namespace cppg::worker

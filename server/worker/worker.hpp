@@ -36,9 +36,6 @@ public:
 
     // Notifier: any thread.
     void notify(Exchange* exchange) override;
-    void notify_lazy(Exchange* exchange) override;
-    // Processes exchanges that finished lazily (loop thread).
-    void drain_lazy();
 
     // For connections (loop thread).
     uv_loop_t* loop() { return &loop_; }
@@ -55,8 +52,6 @@ private:
     static void on_async(uv_async_t* async);
     static void on_signal(uv_signal_t* signal, int signum);
     static void on_graceful_timeout(uv_timer_t* timer);
-    static void on_prepare(uv_prepare_t* prepare);
-    static void on_lazy_tick(uv_timer_t* timer);
 
     bool listen_on(int fd);
     void accept_one(uv_stream_t* server);
@@ -76,8 +71,6 @@ private:
     uv_async_t async_handle_;
     uv_signal_t sigterm_handle_, sigint_handle_, sigquit_handle_;
     uv_timer_t graceful_timer_handle_;
-    uv_prepare_t prepare_handle_;
-    uv_timer_t lazy_timer_handle_;
     std::vector<std::unique_ptr<uv_tcp_t>> listeners_;
     std::vector<uv_stream_t*> pending_accepts_;  // listeners held back by worker_connections
     std::unordered_set<Connection*> connections_;
@@ -88,8 +81,6 @@ private:
     std::mutex notify_mu_;
     std::vector<Exchange*> notify_queue_;
     std::vector<Exchange*> notify_batch_;  // loop thread only
-    std::vector<Exchange*> lazy_queue_;    // under notify_mu_
-    std::vector<Exchange*> lazy_batch_;    // loop thread only
 };
 
 }  // namespace cppg::worker
