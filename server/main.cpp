@@ -10,15 +10,14 @@
 #include "log/logging.hpp"
 #include "master/listener.hpp"
 #include "version.hpp"
-#include "worker/worker.hpp"
+#include "master/arbiter.hpp"
 
 namespace {
 
-// Exit codes, as gunicorn's: 2 for bad configuration, 3 when a worker cannot boot,
-// 4 when the app cannot be loaded.
+// Exit codes, as gunicorn's: 1 when a socket cannot be bound, 2 for bad configuration;
+// the arbiter returns 3 when a worker cannot boot.
 constexpr int kExitConfig = 2;
 constexpr int kExitBindFailed = 1;
-constexpr int kExitAppLoad = 4;
 
 int fail(int code, const std::string& message) {
     spdlog::critical("{}", message);
@@ -41,6 +40,10 @@ int check_config(const cppg::config::Config& config) {
 
 int main(int argc, char** argv) {
     using Action = cppg::config::Config::Action;
+    // The master's signals wait, blocked, until its loop reads them from a signalfd: one
+    // arriving during start-up is then handled, not fatal.
+    sigset_t handled = cppg::master::Arbiter::handled_signals();
+    pthread_sigmask(SIG_BLOCK, &handled, nullptr);
     auto config = cppg::config::load_config(std::vector<std::string>(argv + 1, argv + argc),
                                             cppg::config::process_environment());
     if (auto* err = std::get_if<cppg::config::ConfigError>(&config)) {
@@ -64,42 +67,16 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "cppgunicorn: error: %s\n", err->c_str());
         return kExitConfig;
     }
-    auto access = cppg::log::open_access_log(settings);
-    if (auto* err = std::get_if<std::string>(&access)) return fail(kExitConfig, *err);
     std::signal(SIGPIPE, SIG_IGN);
-    // Stop signals stay blocked until the worker's loop handles them: one arriving while the
-    // app loads is then served by the loop (a clean stop), not by the default action. Threads
-    // started from here on inherit the mask, so the loop thread alone receives them.
-    sigset_t stop_signals;
-    sigemptyset(&stop_signals);
-    for (int sig : {SIGTERM, SIGINT, SIGQUIT}) sigaddset(&stop_signals, sig);
-    pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
     spdlog::info("Starting cppgunicorn {}", cppg::kVersion);
     auto bound = cppg::master::bind_listeners(settings.bind, static_cast<int>(settings.backlog));
     if (auto* err = std::get_if<std::string>(&bound)) return fail(kExitBindFailed, *err);
-    std::vector<int> fds;
-    for (const auto& l : std::get<std::vector<cppg::master::Listener>>(bound)) {
-        spdlog::info("Listening at: {} ({})", l.url, getpid());
-        fds.push_back(l.fd);
-    }
+    auto& listeners = std::get<std::vector<cppg::master::Listener>>(bound);
+    for (const auto& l : listeners) spdlog::info("Listening at: {} ({})", l.url, getpid());
 
-    auto loaded = cppg::app::Plugin::load(cmd.app_path);
-    if (auto* err = std::get_if<std::string>(&loaded)) return fail(kExitAppLoad, *err);
-    auto& plugin = *std::get<std::unique_ptr<cppg::app::Plugin>>(loaded);
-    if (auto err = plugin.init(cmd.app_args)) return fail(kExitAppLoad, *err);
-    spdlog::info("Booting worker with pid: {} (app '{}', {} thread(s))", getpid(), plugin.name(),
-                 settings.threads);
-
-    int rc = 0;
-    {
-        cppg::worker::Worker worker(settings, plugin, fds,
-                                    std::get<std::unique_ptr<cppg::log::AccessLog>>(access).get());
-        pthread_sigmask(SIG_UNBLOCK, &stop_signals, nullptr);
-        rc = worker.run();
-    }
-    plugin.shutdown();
-    spdlog::info("Shutting down: master");
+    cppg::master::Arbiter arbiter(std::move(cmd), std::move(listeners));
+    int rc = arbiter.run();
     spdlog::shutdown();
     return rc;
 }

@@ -2,9 +2,10 @@
 
 namespace cppg::worker {
 
-AppPool::AppPool(const app::Plugin& plugin, size_t threads) : plugin_(plugin) {
+AppPool::AppPool(const app::Plugin& plugin, size_t threads, master::WorkerSlot* slot)
+    : plugin_(plugin), slot_(slot) {
     threads_.reserve(threads);
-    for (size_t i = 0; i < threads; ++i) threads_.emplace_back([this] { run_thread(); });
+    for (size_t i = 0; i < threads; ++i) threads_.emplace_back([this, i] { run_thread(i); });
 }
 
 AppPool::~AppPool() { stop(); }
@@ -41,7 +42,7 @@ void AppPool::stop() {
     threads_.clear();
 }
 
-void AppPool::run_thread() {
+void AppPool::run_thread(size_t index) {
     std::unique_lock lock(mu_);
     for (;;) {
         if (queue_.empty() && !stopping_) {
@@ -58,7 +59,9 @@ void AppPool::run_thread() {
         queued_.store(queue_.size(), std::memory_order_release);
         lock.unlock();
         bool threw = false;
+        if (slot_) slot_->begin_request(index, exchange->request().method(), exchange->request().target());
         int rc = plugin_.handle(exchange, threw);
+        if (slot_) slot_->end_request(index);
         exchange->finish(rc, threw);
         lock.lock();
     }

@@ -10,13 +10,15 @@
 #include <vector>
 
 #include "app/plugin.hpp"
+#include "master/scoreboard.hpp"
 #include "worker/exchange.hpp"
 
 namespace cppg::worker {
 
 class AppPool {
 public:
-    AppPool(const app::Plugin& plugin, size_t threads);
+    // `slot` (may be null) is where each thread shows the master what it is running.
+    AppPool(const app::Plugin& plugin, size_t threads, master::WorkerSlot* slot);
     ~AppPool();
     AppPool(const AppPool&) = delete;
     AppPool& operator=(const AppPool&) = delete;
@@ -26,12 +28,13 @@ public:
     void stop();
 
 private:
-    void run_thread();
+    void run_thread(size_t index);
     bool spin_for_work();
 
     static constexpr int kSpinIterations = 300;  // a few microseconds of pause instructions
 
     const app::Plugin& plugin_;
+    master::WorkerSlot* slot_;
     std::mutex mu_;
     std::condition_variable cv_;
     std::deque<Exchange*> queue_;

@@ -216,6 +216,7 @@ void Connection::on_exchange_update() {
 
 void Connection::on_app_done(const ExchangeUpdate& update) {
     app_running_ = false;
+    worker_.on_request_done();
     if (worker_.access_log()) log_access(update);
     if (closing_gracefully_) {
         finish_graceful_close();

@@ -1,6 +1,10 @@
 #include "worker/worker.hpp"
 
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <csignal>
+#include <random>
 #include <cstdlib>
 
 #include <spdlog/spdlog.h>
@@ -10,6 +14,9 @@
 namespace cppg::worker {
 
 namespace {
+
+// How often the loop tells the master it is alive. Well under any useful --timeout.
+constexpr uint64_t kHeartbeatMs = 250;
 
 template <typename T>
 uv_handle_t* as_handle(T* h) {
@@ -24,12 +31,14 @@ http::ParserLimits limits_from(const config::Settings& s) {
 }  // namespace
 
 Worker::Worker(const config::Settings& settings, const app::Plugin& plugin,
-               std::vector<int> listen_fds, log::AccessLog* access_log)
+               std::vector<int> listen_fds, log::AccessLog* access_log,
+               master::WorkerSlot* slot)
     : settings_(settings),
       limits_(limits_from(settings)),
-      pool_(std::make_unique<AppPool>(plugin, static_cast<size_t>(settings.threads))),
+      pool_(std::make_unique<AppPool>(plugin, static_cast<size_t>(settings.threads), slot)),
       access_log_(access_log),
-      read_buffer_(new char[kReadBufferSize]) {
+      read_buffer_(new char[kReadBufferSize]),
+      slot_(slot) {
     uv_loop_init(&loop_);
     uv_async_init(&loop_, &async_handle_, on_async);
     async_handle_.data = this;
@@ -42,7 +51,33 @@ Worker::Worker(const config::Settings& settings, const app::Plugin& plugin,
     uv_signal_start(&sigquit_handle_, on_signal, SIGQUIT);
     uv_timer_init(&loop_, &graceful_timer_handle_);
     graceful_timer_handle_.data = this;
+    uv_timer_init(&loop_, &heartbeat_timer_handle_);
+    heartbeat_timer_handle_.data = this;
+    if (slot_) {
+        slot_->loop_tid.store(static_cast<pid_t>(syscall(SYS_gettid)));
+        slot_->beat();
+        uv_timer_start(&heartbeat_timer_handle_, on_heartbeat, kHeartbeatMs, kHeartbeatMs);
+    }
+    if (settings.max_requests > 0) {
+        std::mt19937_64 rng(std::random_device{}());
+        uint64_t jitter = settings.max_requests_jitter > 0
+                              ? rng() % static_cast<uint64_t>(settings.max_requests_jitter + 1)
+                              : 0;
+        max_requests_ = static_cast<uint64_t>(settings.max_requests) + jitter;
+    }
     for (int fd : listen_fds) listen_on(fd);
+}
+
+void Worker::on_heartbeat(uv_timer_t* timer) { static_cast<Worker*>(timer->data)->slot_->beat(); }
+
+void Worker::on_request_done() {
+    ++requests_done_;
+    if (max_requests_ == 0 || requests_done_ != max_requests_ || shutting_down_) return;
+    spdlog::info("Autorestarting worker after current request ({} requests served)", requests_done_);
+    // Not from inside the connection callback that got us here: on the next loop turn.
+    uv_timer_start(&graceful_timer_handle_, [](uv_timer_t* t) {
+        static_cast<Worker*>(t->data)->begin_shutdown(true);
+    }, 0, 0);
 }
 
 Worker::~Worker() {
@@ -198,6 +233,7 @@ void Worker::close_loop_handles() {
     uv_close(as_handle(&sigint_handle_), nullptr);
     uv_close(as_handle(&sigquit_handle_), nullptr);
     uv_close(as_handle(&graceful_timer_handle_), nullptr);
+    uv_close(as_handle(&heartbeat_timer_handle_), nullptr);
 }
 
 }  // namespace cppg::worker

@@ -14,6 +14,7 @@
 #include "config/settings.hpp"
 #include "http/parser.hpp"
 #include "log/logging.hpp"
+#include "master/scoreboard.hpp"
 #include "worker/app_pool.hpp"
 #include "worker/exchange.hpp"
 
@@ -26,7 +27,8 @@ public:
     static constexpr size_t kReadBufferSize = 64 << 10;
 
     Worker(const config::Settings& settings, const app::Plugin& plugin,
-           std::vector<int> listen_fds, log::AccessLog* access_log);
+           std::vector<int> listen_fds, log::AccessLog* access_log,
+           master::WorkerSlot* slot = nullptr);
     ~Worker() override;
     Worker(const Worker&) = delete;
     Worker& operator=(const Worker&) = delete;
@@ -46,12 +48,15 @@ public:
     log::AccessLog* access_log() { return access_log_; }
     bool shutting_down() const { return shutting_down_; }
     void on_connection_closed(Connection* connection);
+    // A request finished (loop thread): counts toward max_requests.
+    void on_request_done();
 
 private:
     static void on_connection(uv_stream_t* server, int status);
     static void on_async(uv_async_t* async);
     static void on_signal(uv_signal_t* signal, int signum);
     static void on_graceful_timeout(uv_timer_t* timer);
+    static void on_heartbeat(uv_timer_t* timer);
 
     bool listen_on(int fd);
     void accept_one(uv_stream_t* server);
@@ -71,6 +76,10 @@ private:
     uv_async_t async_handle_;
     uv_signal_t sigterm_handle_, sigint_handle_, sigquit_handle_;
     uv_timer_t graceful_timer_handle_;
+    uv_timer_t heartbeat_timer_handle_;
+    master::WorkerSlot* slot_;
+    uint64_t requests_done_ = 0;
+    uint64_t max_requests_ = 0;  // 0: no limit; else max_requests plus this worker's jitter
     std::vector<std::unique_ptr<uv_tcp_t>> listeners_;
     std::vector<uv_stream_t*> pending_accepts_;  // listeners held back by worker_connections
     std::unordered_set<Connection*> connections_;

@@ -3,6 +3,7 @@
 #include <cppgunicorn/sdk.hpp>
 
 #include <chrono>
+#include <csignal>
 #include <cstdlib>
 #include <thread>
 
@@ -32,6 +33,8 @@ struct Testkit {
             req.start_response("OK 200", {});
         } else if (path == "/throw") {
             throw std::runtime_error("boom from testkit");
+        } else if (path == "/crash") {
+            std::raise(SIGSEGV);  // as a wild pointer in app code would
         } else if (path == "/no-response") {
             return;
         } else if (path == "/chunked") {

@@ -125,9 +125,9 @@ class Server:
         return self
 
     def wait_ready(self, timeout=10.0 * TIME_SCALE):
-        """Waits until a TCP connect to the server's port succeeds and the worker handles
-        SIGTERM and SIGINT. The socket listens before the app is loaded, so a connect alone
-        does not prove the worker is up: a signal sent then would kill the process outright."""
+        """Waits until a TCP connect to the server's port succeeds, the master handles SIGTERM
+        and SIGINT, and a worker has its own handlers (its app is loaded). The socket listens
+        before any worker exists, so a connect alone does not prove one is serving."""
         deadline = time.monotonic() + timeout
         connected = False
         while True:
@@ -140,7 +140,8 @@ class Server:
                         connected = True
                 except OSError:
                     pass
-            if connected and self.catches_signals(signal.SIGTERM, signal.SIGINT):
+            if connected and self.catches_signals(signal.SIGTERM, signal.SIGINT) and any(
+                    self.catches_signals(signal.SIGTERM, pid=p) for p in self.worker_pids()):
                 return
             if time.monotonic() >= deadline:
                 raise AssertionError("server not accepting on port %d after %.1f s; log:\n%s"
@@ -222,22 +223,40 @@ class Server:
             if f and not f.closed:
                 f.close()
 
-    def proc_status(self):
-        """The /proc/PID/status fields as a dict of strings."""
-        with open("/proc/%d/status" % self.proc.pid) as f:
+    def proc_status(self, pid=None):
+        """The /proc/PID/status fields (of the master unless pid is given) as a dict."""
+        with open("/proc/%d/status" % (pid or self.proc.pid)) as f:
             return dict(line.rstrip("\n").split(":\t", 1) for line in f if ":\t" in line)
 
-    def catches_signals(self, *signums):
-        """True when the process has handlers installed for all the signals (SigCgt)."""
+    def worker_pids(self):
+        """The master's child processes (its workers), oldest first."""
         try:
-            mask = int(self.proc_status()["SigCgt"], 16)
+            with open("/proc/%d/task/%d/children" % (self.proc.pid, self.proc.pid)) as f:
+                return sorted(int(p) for p in f.read().split())
+        except OSError:
+            return []
+
+    def wait_workers(self, count, timeout=DEFAULT_TIMEOUT, exclude=()):
+        """Waits until exactly `count` workers are serving (not in `exclude`); returns them."""
+        def ready():
+            pids = [p for p in self.worker_pids() if p not in exclude]
+            serving = [p for p in pids if self.catches_signals(signal.SIGTERM, pid=p)]
+            return pids if len(pids) == count and len(serving) == count else None
+        return wait_until(ready, timeout, what="%d serving workers" % count)
+
+    def catches_signals(self, *signums, pid=None):
+        """True when the process handles all the signals: a handler (SigCgt) or, for the
+        master, which reads them from a signalfd, blocked (SigBlk)."""
+        try:
+            status = self.proc_status(pid)
+            mask = int(status["SigCgt"], 16) | (0 if pid else int(status["SigBlk"], 16))
         except (OSError, KeyError, ValueError):
             return False
         return all(mask & (1 << (int(s) - 1)) for s in signums)
 
     def rss_kib(self):
-        """(VmRSS, VmHWM) of the server in KiB; VmHWM is the peak resident set size."""
-        status = self.proc_status()
+        """(VmRSS, VmHWM) in KiB of the first worker; VmHWM is the peak resident set size."""
+        status = self.proc_status(self.worker_pids()[0])
         return (int(status["VmRSS"].split()[0]), int(status["VmHWM"].split()[0]))
 
     # ---- convenience ----

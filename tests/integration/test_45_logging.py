@@ -78,7 +78,7 @@ class AccessLogTest(LoggingCase):
         server.request(simple_request("HEAD", "/environ", [("Host", "x"), ("Connection", "close")]), head=True)
         lines = wait_for_lines(path, 3)
         self.assertEqual(len(lines), 3, lines)
-        pid = "<%d>" % server.pid
+        pid = "<%d>" % server.worker_pids()[0]  # access lines come from the worker
 
         f = lines[0].split("|")
         self.assertEqual(f[:5], ["GET", "/environ", "a=b", "HTTP/1.1", "200"])
@@ -137,13 +137,15 @@ class ErrorLogTest(LoggingCase):
         for line in lines:
             m = re.match(ERROR_LINE_RE, line)
             self.assertIsNotNone(m, line)
-            self.assertEqual(int(m.group(3)), server.pid)
+            self.assertIn(int(m.group(3)), [server.pid] + server.worker_pids())
             stamp = datetime.datetime.strptime(m.group(1) + " " + m.group(2).replace(":", ""),
                                                "%Y-%m-%d %H:%M:%S %z")
             self.assertLess(abs((now - stamp).total_seconds()), 30)
         self.assertRegex(lines[0], r"\[INFO\] Starting cppgunicorn \S+$")
         self.assertRegex(lines[1], r"\[INFO\] Listening at: http://127\.0\.0\.1:%d \(%d\)$" % (server.port, server.pid))
-        self.assertRegex(lines[2], r"\[INFO\] Booting worker with pid: %d \(app 'testkit', 1 thread\(s\)\)$" % server.pid)
+        self.assertRegex(lines[2], r"\[%d\] \[INFO\] Using worker: gthread \(1 worker\(s\) x 1 thread\(s\)\)$" % server.pid)
+        worker = server.worker_pids()[0]
+        self.assertIn("[%d] [INFO] Booting worker with pid: %d" % (worker, worker), server.log_text())
 
     def test_error_logfile_and_level(self):
         server = Server()

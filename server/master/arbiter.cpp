@@ -1,0 +1,337 @@
+#include "master/arbiter.hpp"
+
+#include <poll.h>
+#include <sys/signalfd.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+#include <spdlog/spdlog.h>
+
+#include "master/signals.hpp"
+#include "master/worker_process.hpp"
+
+namespace cppg::master {
+
+namespace {
+
+// Slots in the scoreboard: the most workers that can exist at once, old generation included.
+constexpr size_t kMaxWorkerSlots = 2048 + 8;
+// After SIGABRT for a timeout, how long a worker gets to write its backtrace and die.
+constexpr int64_t kAbortGraceMs = 5000;
+// A quick stop gives workers this long before SIGKILL.
+constexpr int64_t kQuickStopMs = 2000;
+// A worker that dies sooner than this after boot counts as a rapid failure (back-off).
+constexpr int64_t kRapidFailureMs = 1000;
+
+std::string describe_status(int status) {
+    if (WIFSIGNALED(status))
+        return "was sent " + std::string(signal_name(WTERMSIG(status))) +
+               (WCOREDUMP(status) ? " (core dumped)" : "");
+    return "exited with code " + std::to_string(WEXITSTATUS(status));
+}
+
+}  // namespace
+
+std::string_view signal_name(int signo) {
+    static const struct {
+        int signo;
+        std::string_view name;
+    } kNames[] = {{SIGSEGV, "SIGSEGV"}, {SIGABRT, "SIGABRT"}, {SIGKILL, "SIGKILL"},
+                  {SIGTERM, "SIGTERM"}, {SIGINT, "SIGINT"},   {SIGQUIT, "SIGQUIT"},
+                  {SIGBUS, "SIGBUS"},   {SIGFPE, "SIGFPE"},   {SIGILL, "SIGILL"},
+                  {SIGHUP, "SIGHUP"},   {SIGPIPE, "SIGPIPE"}, {SIGUSR1, "SIGUSR1"},
+                  {SIGUSR2, "SIGUSR2"}, {SIGCHLD, "SIGCHLD"}, {SIGTTIN, "SIGTTIN"},
+                  {SIGTTOU, "SIGTTOU"}, {SIGWINCH, "SIGWINCH"}};
+    for (const auto& n : kNames)
+        if (n.signo == signo) return n.name;
+    return "an unknown signal";
+}
+
+sigset_t Arbiter::handled_signals() {
+    sigset_t set;
+    sigemptyset(&set);
+    for (const auto& s : kSignals) sigaddset(&set, s.signo);
+    return set;
+}
+
+Arbiter::Arbiter(config::Config config, std::vector<Listener> listeners)
+    : config_(std::move(config)),
+      listeners_(std::move(listeners)),
+      scoreboard_(kMaxWorkerSlots),
+      num_workers_(static_cast<int>(config_.settings.workers)) {
+    for (const auto& l : listeners_) listen_fds_.push_back(l.fd);
+    sigset_t set = handled_signals();
+    signal_fd_ = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+}
+
+Arbiter::~Arbiter() {
+    if (signal_fd_ >= 0) close(signal_fd_);
+    if (!pidfile_written_.empty()) unlink(pidfile_written_.c_str());
+}
+
+void Arbiter::write_pidfile() {
+    const std::string& path = config_.settings.pidfile;
+    if (path.empty()) return;
+    std::FILE* f = std::fopen(path.c_str(), "w");
+    if (f == nullptr) {
+        spdlog::error("cannot write pidfile '{}' ({}: {})", path, errno, std::strerror(errno));
+        return;
+    }
+    std::fprintf(f, "%d\n", getpid());
+    std::fclose(f);
+    pidfile_written_ = path;
+}
+
+int Arbiter::run() {
+    if (signal_fd_ < 0) {
+        spdlog::critical("signalfd() failed ({}: {})", errno, std::strerror(errno));
+        return 1;
+    }
+    write_pidfile();
+    spdlog::info("Using worker: gthread ({} worker(s) x {} thread(s))", num_workers_,
+                 config_.settings.threads);
+    manage_workers();
+    while (!exit_code_) {
+        pollfd p{signal_fd_, POLLIN, 0};
+        poll(&p, 1, poll_timeout_ms());
+        signalfd_siginfo info{};
+        while (read(signal_fd_, &info, sizeof info) == sizeof info)
+            handle_signal(static_cast<int>(info.ssi_signo));
+        reap_workers();
+        murder_workers();
+        manage_workers();
+        if (stopping_ && workers_.empty()) exit_code_ = halt_code_.value_or(0);
+    }
+    spdlog::info("Shutting down: master");
+    return *exit_code_;
+}
+
+int Arbiter::poll_timeout_ms() const {
+    int64_t now = monotonic_ms();
+    int64_t timeout = 1000;
+    if (next_spawn_ms_ > now) timeout = std::min(timeout, next_spawn_ms_ - now);
+    if (stopping_) timeout = std::min<int64_t>(timeout, 100);
+    return static_cast<int>(std::max<int64_t>(timeout, 1));
+}
+
+// ---- signals ----
+
+void Arbiter::handle_signal(int signo) {
+    switch (signo) {
+        case SIGCHLD: return;  // reap_workers runs after every wake-up
+        case SIGTERM: return begin_stop(true);
+        case SIGINT:
+        case SIGQUIT: return begin_stop(false);
+        case SIGHUP: return handle_hup();
+        case SIGTTIN:
+            ++num_workers_;
+            spdlog::info("TTIN: {} worker(s) wanted", num_workers_);
+            return;
+        case SIGTTOU:
+            num_workers_ = std::max(1, num_workers_ - 1);
+            spdlog::info("TTOU: {} worker(s) wanted", num_workers_);
+            return;
+        default: return;
+    }
+}
+
+void Arbiter::handle_hup() {
+    spdlog::info("Hang up: Master");
+    auto next = config::reload_config(config_);
+    if (auto* err = std::get_if<config::ConfigError>(&next)) {
+        spdlog::error("reload rejected, the running configuration stays in force: {}",
+                      err->message);
+        return;
+    }
+    auto& fresh = std::get<config::Config>(next);
+    if (fresh.settings.bind != config_.settings.bind)
+        spdlog::warn("bind changed in the config file; new addresses need a restart");
+    fresh.settings.bind = config_.settings.bind;
+    config_ = std::move(fresh);
+    num_workers_ = static_cast<int>(config_.settings.workers);
+    // New workers load the app afresh; the old generation stops once they are forked.
+    int old_generation = generation_++;
+    for (int i = 0; i < num_workers_; ++i) spawn_worker();
+    retire_generation(old_generation);
+}
+
+void Arbiter::begin_stop(bool graceful) {
+    if (stopping_ && graceful) return;
+    spdlog::info("Handling signal: {} ({} stop)", graceful ? "term" : "int/quit",
+                 graceful ? "graceful" : "quick");
+    stopping_ = true;
+    close_listeners();
+    int64_t grace = graceful ? config_.settings.graceful_timeout * 1000 : kQuickStopMs;
+    stop_deadline_ms_ = monotonic_ms() + grace;
+    for (auto& [pid, info] : workers_) retire_worker(pid, graceful ? SIGTERM : SIGQUIT);
+}
+
+// Workers close their copies as they stop; once the master's are gone too, new clients are
+// refused instead of waiting in a backlog nobody will accept from.
+void Arbiter::close_listeners() {
+    for (int fd : listen_fds_) close(fd);
+    listen_fds_.clear();
+}
+
+// ---- workers ----
+
+void Arbiter::spawn_worker() {
+    WorkerSlot* slot = scoreboard_.claim(-1);
+    if (slot == nullptr) {
+        spdlog::error("no free scoreboard slot for another worker");
+        return;
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        spdlog::error("fork() failed ({}: {})", errno, std::strerror(errno));
+        scoreboard_.release(slot);
+        return;
+    }
+    if (pid == 0) {
+        close(signal_fd_);
+        slot->pid.store(getpid());
+        run_worker(config_, listen_fds_, slot, handled_signals());
+    }
+    slot->pid.store(pid);
+    workers_[pid] = WorkerInfo{slot, generation_, monotonic_ms(), 0, false};
+}
+
+void Arbiter::manage_workers() {
+    if (stopping_ || exit_code_) return;
+    int current = 0;
+    for (const auto& [pid, info] : workers_) current += info.retiring ? 0 : 1;
+    if (current < num_workers_ && monotonic_ms() >= next_spawn_ms_) {
+        for (; current < num_workers_; ++current) spawn_worker();
+    }
+    while (current > num_workers_) {
+        // The oldest worker of the current generation goes first, as in gunicorn.
+        auto oldest = std::min_element(workers_.begin(), workers_.end(), [](auto& a, auto& b) {
+            if (a.second.retiring != b.second.retiring) return !a.second.retiring;
+            return a.second.booted_ms < b.second.booted_ms;
+        });
+        retire_worker(oldest->first, SIGTERM);
+        --current;
+    }
+}
+
+void Arbiter::retire_worker(pid_t pid, int signo) {
+    auto it = workers_.find(pid);
+    if (it == workers_.end()) return;
+    it->second.retiring = true;
+    if (kill(pid, signo) != 0 && errno != ESRCH)
+        spdlog::error("kill({}, {}) failed ({}: {})", pid, signal_name(signo), errno,
+                      std::strerror(errno));
+}
+
+void Arbiter::retire_generation(int generation) {
+    for (auto& [pid, info] : workers_)
+        if (info.generation == generation) retire_worker(pid, SIGTERM);
+}
+
+void Arbiter::reap_workers() {
+    for (;;) {
+        int status = 0;
+        pid_t pid = waitpid(-1, &status, WNOHANG);
+        if (pid <= 0) return;
+        auto it = workers_.find(pid);
+        if (it == workers_.end()) continue;
+        WorkerInfo info = it->second;
+        workers_.erase(it);
+        scoreboard_.release(info.slot);
+        on_worker_exit(pid, status, info);
+    }
+}
+
+void Arbiter::on_worker_exit(pid_t pid, int status, WorkerInfo& info) {
+    bool boot_failure = WIFEXITED(status) && (WEXITSTATUS(status) == kWorkerBootError ||
+                                              WEXITSTATUS(status) == kWorkerAppLoadError);
+    if (boot_failure && !stopping_) {
+        halt("Worker (pid:" + std::to_string(pid) + ") failed to boot (" +
+                 (WEXITSTATUS(status) == kWorkerAppLoadError ? "the app failed to load"
+                                                             : "boot error") +
+                 "; see its log line above)",
+             kWorkerBootError);
+        return;
+    }
+    bool expected = info.retiring || stopping_;
+    if (expected && (WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+        spdlog::debug("Worker (pid:{}) exited cleanly", pid);
+        return;
+    }
+    if (WIFSIGNALED(status) || WEXITSTATUS(status) != 0)
+        spdlog::error("Worker (pid:{}) {}", pid, describe_status(status));
+    else
+        spdlog::info("Worker (pid:{}) exited", pid);
+    if (!expected && monotonic_ms() - info.booted_ms < kRapidFailureMs) {
+        // Dying right after boot again and again: wait longer each time instead of spinning.
+        ++rapid_failures_;
+        int64_t delay = std::min<int64_t>(100LL << std::min(rapid_failures_, 7), 10000);
+        next_spawn_ms_ = monotonic_ms() + delay;
+        spdlog::warn("worker died {} time(s) in a row right after boot; next spawn in {} ms",
+                        rapid_failures_, delay);
+    } else if (!expected) {
+        rapid_failures_ = 0;
+    }
+}
+
+// Workers whose loop stopped beating, or with one request running past the timeout.
+void Arbiter::murder_workers() {
+    int64_t now = monotonic_ms();
+    if (stopping_ && now >= stop_deadline_ms_) {
+        for (auto& [pid, info] : workers_) kill(pid, SIGKILL);
+        stop_deadline_ms_ = now + 1000;
+    }
+    int64_t timeout_ms = config_.settings.timeout * 1000;
+    for (auto& [pid, info] : workers_) {
+        if (info.abort_sent_ms) {
+            if (now - info.abort_sent_ms > kAbortGraceMs) {
+                spdlog::error("Worker (pid:{}) still alive {} ms after SIGABRT; sending SIGKILL",
+                              pid, kAbortGraceMs);
+                kill(pid, SIGKILL);
+                info.abort_sent_ms = now;
+            }
+            continue;
+        }
+        if (timeout_ms == 0) continue;
+        WorkerSlot& s = *info.slot;
+        for (auto& t : s.threads) {
+            int64_t started = t.started_ms.load(std::memory_order_acquire);
+            if (started == 0 || now - started <= timeout_ms) continue;
+            abort_worker(pid, info, t.tid.load(),
+                         "request \"" + std::string(t.request_line) + "\" has run for " +
+                             std::to_string((now - started) / 1000.0).substr(0, 5) + " s");
+            break;
+        }
+        if (!info.abort_sent_ms && now - s.beat_ms.load() > timeout_ms)
+            abort_worker(pid, info, s.loop_tid.load(),
+                         "its event loop has not run for " +
+                             std::to_string((now - s.beat_ms.load()) / 1000.0).substr(0, 5) + " s");
+    }
+}
+
+void Arbiter::abort_worker(pid_t pid, WorkerInfo& info, pid_t tid, const std::string& why) {
+    spdlog::error("WORKER TIMEOUT (pid:{}): {} (timeout {} s); aborting thread {}; its "
+                  "backtrace follows",
+                  pid, why, config_.settings.timeout, tid);
+    info.abort_sent_ms = monotonic_ms();
+    info.retiring = true;
+    // SIGABRT on the stuck thread itself, so the backtrace the worker prints is that thread's.
+    if (tid <= 0 || syscall(SYS_tgkill, pid, tid, SIGABRT) != 0) kill(pid, SIGABRT);
+}
+
+void Arbiter::halt(const std::string& reason, int code) {
+    spdlog::critical("{}; shutting down", reason);
+    for (auto& [pid, info] : workers_) retire_worker(pid, SIGTERM);
+    stopping_ = true;
+    close_listeners();
+    stop_deadline_ms_ = monotonic_ms() + kQuickStopMs;
+    halt_code_ = code;
+}
+
+}  // namespace cppg::master

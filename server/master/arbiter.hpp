@@ -1,0 +1,77 @@
+// The master: binds nothing itself (main does, before), forks and supervises the workers,
+// and turns signals into actions. Its loop is gunicorn's Arbiter.run(): wait for a signal or
+// a second to pass, then reap, murder (timeouts) and manage (counts) workers.
+#pragma once
+
+#include <sys/types.h>
+
+#include <csignal>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config/loader.hpp"
+#include "master/listener.hpp"
+#include "master/scoreboard.hpp"
+
+namespace cppg::master {
+
+class Arbiter {
+public:
+    Arbiter(config::Config config, std::vector<Listener> listeners);
+    ~Arbiter();
+    Arbiter(const Arbiter&) = delete;
+    Arbiter& operator=(const Arbiter&) = delete;
+
+    // Runs until stopped; returns the process exit code.
+    int run();
+
+    // The signals the master handles, blocked from the start of main so that none arrives
+    // before the loop can read it.
+    static sigset_t handled_signals();
+
+private:
+    struct WorkerInfo {
+        WorkerSlot* slot = nullptr;
+        int generation = 0;
+        int64_t booted_ms = 0;
+        int64_t abort_sent_ms = 0;  // SIGABRT sent for a timeout; SIGKILL follows
+        bool retiring = false;      // sent TERM by the master: its exit is expected
+    };
+
+    void spawn_worker();
+    void manage_workers();
+    void reap_workers();
+    void murder_workers();
+    void abort_worker(pid_t pid, WorkerInfo& info, pid_t tid, const std::string& why);
+    void retire_worker(pid_t pid, int signo);
+    void retire_generation(int generation);
+    void handle_signal(int signo);
+    void handle_hup();
+    void begin_stop(bool graceful);
+    void halt(const std::string& reason, int code);
+    void on_worker_exit(pid_t pid, int status, WorkerInfo& info);
+    int poll_timeout_ms() const;
+    void write_pidfile();
+    void close_listeners();
+
+    config::Config config_;
+    std::vector<Listener> listeners_;
+    std::vector<int> listen_fds_;
+    Scoreboard scoreboard_;
+    std::map<pid_t, WorkerInfo> workers_;
+    int num_workers_;
+    int generation_ = 0;
+    int signal_fd_ = -1;
+    bool stopping_ = false;
+    int64_t stop_deadline_ms_ = 0;
+    std::optional<int> exit_code_;
+    std::optional<int> halt_code_;    // set when a worker failed to boot
+    int rapid_failures_ = 0;          // workers that died soon after boot, in a row
+    int64_t next_spawn_ms_ = 0;       // back-off: no spawn before this
+    std::string pidfile_written_;
+};
+
+}  // namespace cppg::master

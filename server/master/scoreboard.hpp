@@ -1,0 +1,61 @@
+// Shared memory between the master and its workers, mapped before the first fork: each worker
+// beats in its slot and each app thread records the request it is running, so the master can
+// tell a stuck worker from a busy one and say which request is stuck, and where.
+#pragma once
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+namespace cppg::master {
+
+// Threads beyond this many per worker run unwatched by the per-request timeout (the loop's
+// heartbeat still covers the worker).
+constexpr size_t kWatchedThreads = 64;
+constexpr size_t kRequestLineBytes = 160;
+
+struct ThreadSlot {
+    std::atomic<int64_t> started_ms{0};  // 0 when idle; set last, after the fields below
+    std::atomic<pid_t> tid{0};
+    char request_line[kRequestLineBytes]{};
+};
+
+struct WorkerSlot {
+    std::atomic<pid_t> pid{0};
+    std::atomic<int64_t> beat_ms{0};      // monotonic ms of the loop's last beat
+    std::atomic<pid_t> loop_tid{0};
+    std::atomic<uint64_t> requests{0};
+    ThreadSlot threads[kWatchedThreads];
+
+    // Worker side.
+    void beat();
+    void begin_request(size_t thread, std::string_view method, std::string_view target);
+    void end_request(size_t thread);
+};
+
+class Scoreboard {
+public:
+    // Maps `slots` slots shared with every process forked afterwards.
+    explicit Scoreboard(size_t slots);
+    ~Scoreboard();
+    Scoreboard(const Scoreboard&) = delete;
+    Scoreboard& operator=(const Scoreboard&) = delete;
+
+    size_t size() const { return slots_; }
+    WorkerSlot& slot(size_t i) { return base_[i]; }
+    // A free slot for a new worker, or nullptr when all are taken.
+    WorkerSlot* claim(pid_t pid);
+    void release(WorkerSlot* slot);
+
+private:
+    WorkerSlot* base_;
+    size_t slots_;
+};
+
+// CLOCK_MONOTONIC in milliseconds, the same clock in every process.
+int64_t monotonic_ms();
+
+}  // namespace cppg::master

@@ -1,0 +1,85 @@
+#include "master/worker_process.hpp"
+
+#include <execinfo.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+
+#include <spdlog/spdlog.h>
+
+#include "app/plugin.hpp"
+#include "log/logging.hpp"
+#include "worker/worker.hpp"
+
+namespace cppg::master {
+
+namespace {
+
+// SIGABRT from the master lands on the stuck thread (tgkill): print where it is, then die.
+void on_abort(int signo) {
+    char head[96];
+    int n = std::snprintf(head, sizeof head, "[%d] backtrace of stuck thread %ld:\n", getpid(),
+                          static_cast<long>(syscall(SYS_gettid)));
+    if (n > 0) (void)!write(STDERR_FILENO, head, static_cast<size_t>(n));
+    void* frames[64];
+    int depth = backtrace(frames, 64);
+    backtrace_symbols_fd(frames, depth, STDERR_FILENO);
+    signal(signo, SIG_DFL);
+    raise(signo);
+}
+
+void install_abort_backtrace() {
+    void* warm[1];
+    backtrace(warm, 1);  // loads libgcc now: backtrace() may allocate on its first call
+    struct sigaction sa {};
+    sa.sa_handler = on_abort;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGABRT, &sa, nullptr);
+}
+
+[[noreturn]] void leave(int code) {
+    spdlog::shutdown();
+    _exit(code);
+}
+
+}  // namespace
+
+void run_worker(const config::Config& config, const std::vector<int>& listen_fds,
+                WorkerSlot* slot, const sigset_t& master_signals) {
+    install_abort_backtrace();
+    spdlog::info("Booting worker with pid: {}", getpid());
+    auto access = log::open_access_log(config.settings);
+    if (auto* err = std::get_if<std::string>(&access)) {
+        spdlog::critical("{}", *err);
+        leave(kWorkerBootError);
+    }
+    auto loaded = app::Plugin::load(config.app_path);
+    if (auto* err = std::get_if<std::string>(&loaded)) {
+        spdlog::critical("{}", *err);
+        leave(kWorkerAppLoadError);
+    }
+    auto& plugin = *std::get<std::unique_ptr<app::Plugin>>(loaded);
+    if (auto err = plugin.init(config.app_args)) {
+        spdlog::critical("{}", *err);
+        leave(kWorkerAppLoadError);
+    }
+    int rc = 0;
+    {
+        worker::Worker worker(config.settings, plugin, listen_fds,
+                              std::get<std::unique_ptr<log::AccessLog>>(access).get(), slot);
+        // The loop handles stop signals from here on; app threads keep them blocked. The
+        // master's other signals mean nothing to a worker (and HUP, TTIN, TTOU would stop
+        // or kill it by default).
+        for (int sig : {SIGHUP, SIGTTIN, SIGTTOU}) signal(sig, SIG_IGN);
+        signal(SIGCHLD, SIG_DFL);
+        pthread_sigmask(SIG_UNBLOCK, &master_signals, nullptr);
+        rc = worker.run();
+    }
+    plugin.shutdown();
+    spdlog::info("Worker exiting (pid: {})", getpid());
+    leave(rc);
+}
+
+}  // namespace cppg::master

@@ -1,0 +1,20 @@
+// What a worker process runs after fork: load the app (unless preloaded), serve, exit.
+#pragma once
+
+#include <csignal>
+#include <vector>
+
+#include "config/loader.hpp"
+#include "master/scoreboard.hpp"
+
+namespace cppg::master {
+
+// Exit codes a worker reports to the master, as gunicorn's.
+constexpr int kWorkerBootError = 3;
+constexpr int kWorkerAppLoadError = 4;
+
+// Runs in the child; never returns.
+[[noreturn]] void run_worker(const config::Config& config, const std::vector<int>& listen_fds,
+                             WorkerSlot* slot, const sigset_t& master_signals);
+
+}  // namespace cppg::master
