@@ -134,6 +134,7 @@ void Connection::hold_input(const char* data, size_t len) {
 }
 
 void Connection::on_request_head(const http::Request& request) {
+    ++requests_seen_;
     message_complete_ = false;
     continue_sent_ = false;
     app_running_ = true;
@@ -390,8 +391,10 @@ void Connection::stop_when_idle() {
     if (idle()) close();
 }
 
+// A connection that has not finished a request yet is not idle: its first request may be in
+// the socket, unread, and closing it would lose that request (a reload would drop it).
 bool Connection::idle() const {
-    return !app_running_ && !parser_.in_message() && pending_input_.empty() &&
+    return requests_seen_ > 0 && !app_running_ && !parser_.in_message() && pending_input_.empty() &&
            writes_in_flight_ == 0;
 }
 

@@ -79,6 +79,7 @@ private:
 
     TimerMode timer_mode_ = TimerMode::kNone;
     int open_handles_ = 0;
+    uint64_t requests_seen_ = 0;
     size_t writes_in_flight_ = 0;
     uint64_t last_read_ms_ = 0;
     uint64_t last_write_ms_ = 0;

@@ -1,0 +1,200 @@
+"""The master: worker processes, supervision and signals, with real processes and signals."""
+import os
+import signal
+import threading
+import time
+import unittest
+
+from harness import SANITIZER, TIME_SCALE, Server, example_app, fixture_app, simple_request, wait_until
+
+
+def T(seconds):
+    """A deadline, stretched under sanitizers."""
+    return seconds * TIME_SCALE
+
+
+def accepted_connections(port):
+    """Established connections to 127.0.0.1:port that a process has accepted. A connection
+    still in the listen backlog has no inode yet in /proc/net/tcp."""
+    count = 0
+    with open("/proc/net/tcp") as f:
+        next(f)
+        for line in f:
+            fields = line.split()
+            local, state, inode = fields[1], fields[3], fields[9]
+            if int(local.split(":")[1], 16) == port and state == "01" and inode != "0":
+                count += 1
+    return count
+
+
+class MasterCase(unittest.TestCase):
+    def start(self, args, app=None):
+        server = Server()
+        self.addCleanup(server.cleanup)
+        server.start(args, app or fixture_app("testkit"))
+        return server
+
+    def assertWorkers(self, server, count, exclude=()):
+        return server.wait_workers(count, timeout=T(10), exclude=exclude)
+
+
+class WorkerCountTest(MasterCase):
+    def test_workers_start_and_ttin_ttou_change_their_number(self):
+        server = self.start(["--workers", "3"])
+        first = self.assertWorkers(server, 3)
+        os.kill(server.pid, signal.SIGTTIN)
+        self.assertWorkers(server, 4)
+        os.kill(server.pid, signal.SIGTTOU)
+        remaining = self.assertWorkers(server, 3)
+        self.assertNotIn(first[0], remaining, "TTOU retires the oldest worker")
+        self.assertEqual(server.get("/environ").status, 200)
+
+    def test_pidfile_holds_the_master_pid_and_goes_away(self):
+        server = Server()
+        self.addCleanup(server.cleanup)
+        path = os.path.join(server.tmpdir, "master.pid")
+        server.start(["--pid", path], example_app("hello"))
+        with open(path) as f:
+            self.assertEqual(int(f.read().strip()), server.pid)
+        self.assertEqual(server.stop(), 0)
+        self.assertFalse(os.path.exists(path))
+
+
+class ReplacementTest(MasterCase):
+    def test_kill_9_of_a_worker_gets_it_replaced(self):
+        server = self.start(["--workers", "2"])
+        victim = self.assertWorkers(server, 2)[0]
+        os.kill(victim, signal.SIGKILL)
+        self.assertWorkers(server, 2, exclude=[victim])
+        server.wait_for_log(r"Worker \(pid:%d\) was sent SIGKILL" % victim)
+        self.assertEqual(server.get("/environ").status, 200)
+
+    @unittest.skipIf(SANITIZER, "the sanitizer turns the deliberate SIGSEGV into a report")
+    def test_segfault_in_the_app_replaces_only_that_worker(self):
+        server = self.start(["--workers", "2"])
+        before = set(self.assertWorkers(server, 2))
+        with self.assertRaises((ConnectionError, AssertionError, OSError)):
+            server.get("/crash")  # the worker dies mid-request: no response
+        m = server.wait_for_log(r"Worker \(pid:(\d+)\) was sent SIGSEGV")
+        dead = int(m.group(1))
+        self.assertIn(dead, before)
+        after = set(self.assertWorkers(server, 2, exclude=[dead]))
+        self.assertEqual(before & after, before - {dead}, "the other worker kept running")
+        self.assertEqual(server.get("/environ").status, 200)
+
+    def test_a_hung_request_is_aborted_after_the_timeout_with_its_backtrace(self):
+        server = self.start(["--workers", "1", "--timeout", "1"])
+        stuck = self.assertWorkers(server, 1)[0]
+        started = time.monotonic()
+        with self.assertRaises((ConnectionError, AssertionError, OSError)):
+            server.get("/sleep?ms=30000", timeout=T(15))
+        self.assertLess(time.monotonic() - started, T(10))
+        server.wait_for_log(r"WORKER TIMEOUT \(pid:%d\): request \"GET /sleep\?ms=30000\" has run "
+                            r"for [\d.]+ s \(timeout 1 s\)" % stuck)
+        server.wait_for_log(r"backtrace of stuck thread \d+:\n.*\n")
+        server.wait_for_log(r"Worker \(pid:%d\) was sent SIGABRT" % stuck)
+        self.assertWorkers(server, 1, exclude=[stuck])
+        self.assertEqual(server.get("/environ").status, 200)
+
+    def test_max_requests_recycles_the_worker(self):
+        server = self.start(["--workers", "1", "--max-requests", "5"])
+        old = self.assertWorkers(server, 1)[0]
+        for _ in range(5):
+            self.assertEqual(server.get("/environ").status, 200)
+        server.wait_for_log(r"\[%d\] \[INFO\] Autorestarting worker after current request" % old)
+        self.assertWorkers(server, 1, exclude=[old])
+        self.assertEqual(server.get("/environ").status, 200)
+
+
+class StopTest(MasterCase):
+    def test_graceful_term_lets_a_slow_request_finish(self):
+        server = self.start(["--workers", "2", "--graceful-timeout", "10"])
+        self.assertWorkers(server, 2)
+        result = {}
+
+        def slow_request():
+            try:
+                result["resp"] = server.get("/sleep?ms=1500", timeout=T(10))
+            except Exception as e:  # reported below
+                result["error"] = e
+
+        client = threading.Thread(target=slow_request)
+        client.start()
+        # TERM only once a worker has accepted the request: one still in the backlog is
+        # refused by a stopping server, as nginx and gunicorn refuse it too.
+        wait_until(lambda: accepted_connections(server.port) > 0, T(5), what="request accepted")
+        os.kill(server.pid, signal.SIGTERM)
+        client.join(T(15))
+        self.assertNotIn("error", result, result)
+        self.assertEqual(result["resp"].status, 200)
+        self.assertEqual(result["resp"].body, b"slept\n")
+        self.assertEqual(server.wait_exit(T(10)), 0)
+
+
+class ReloadTest(MasterCase):
+    def write_config(self, server, text):
+        path = os.path.join(server.tmpdir, "cppgunicorn.yaml")
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+    def test_hup_rereads_the_file_and_replaces_the_workers(self):
+        server = Server()
+        self.addCleanup(server.cleanup)
+        path = self.write_config(server, "workers: 1\n")
+        server.start(["-c", path], fixture_app("testkit"))
+        old = self.assertWorkers(server, 1)
+        self.write_config(server, "workers: 2\nthreads: 3\n")
+        os.kill(server.pid, signal.SIGHUP)
+        server.wait_for_log(r"Hang up: Master")
+        self.assertWorkers(server, 2, exclude=old)
+        self.assertEqual(server.get("/environ").status, 200)
+
+    def test_hup_with_a_broken_file_keeps_the_running_configuration(self):
+        server = Server()
+        self.addCleanup(server.cleanup)
+        path = self.write_config(server, "workers: 1\n")
+        server.start(["-c", path], fixture_app("testkit"))
+        old = self.assertWorkers(server, 1)
+        self.write_config(server, "workers: 1\nthreads: 0\n")
+        os.kill(server.pid, signal.SIGHUP)
+        server.wait_for_log(r"\[ERROR\] reload rejected, the running configuration stays in force: "
+                            r"setting 'threads': value '0' is out of range \(from config file "
+                            r".*cppgunicorn\.yaml:2:10\); allowed: an integer in 1\.\.1024")
+        self.assertEqual(server.worker_pids(), old)
+        self.assertEqual(server.get("/environ").status, 200)
+
+    def test_hup_during_load_loses_no_request(self):
+        server = self.start(["--workers", "2", "--threads", "2"])
+        old = self.assertWorkers(server, 2)
+        failures, successes = [], []
+        stop = threading.Event()
+
+        def client():
+            count = 0
+            while not stop.is_set() and count < 400:
+                count += 1
+                try:
+                    resp = server.request(simple_request("GET", "/environ",
+                                                         [("Host", "x"), ("Connection", "close")]),
+                                          timeout=T(10))
+                    (successes if resp.status == 200 else failures).append(resp.status)
+                except Exception as e:  # counted, then asserted
+                    failures.append(repr(e))
+
+        clients = [threading.Thread(target=client) for _ in range(4)]
+        for c in clients:
+            c.start()
+        wait_until(lambda: len(successes) >= 50, T(10), what="load under way")
+        os.kill(server.pid, signal.SIGHUP)
+        self.assertWorkers(server, 2, exclude=old)
+        wait_until(lambda: len(successes) >= 300, T(20), what="load after the reload")
+        stop.set()
+        for c in clients:
+            c.join(T(20))
+        self.assertEqual(failures, [])
+        self.assertGreaterEqual(len(successes), 300)
+
+
+if __name__ == "__main__":
+    unittest.main()
