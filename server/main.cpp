@@ -11,6 +11,7 @@
 #include "master/listener.hpp"
 #include "version.hpp"
 #include "master/arbiter.hpp"
+#include "master/process.hpp"
 
 namespace {
 
@@ -44,6 +45,7 @@ int main(int argc, char** argv) {
     // arriving during start-up is then handled, not fatal.
     sigset_t handled = cppg::master::Arbiter::handled_signals();
     pthread_sigmask(SIG_BLOCK, &handled, nullptr);
+    cppg::master::init_process_title(argc, argv);
     auto config = cppg::config::load_config(std::vector<std::string>(argv + 1, argv + argc),
                                             cppg::config::process_environment());
     if (auto* err = std::get_if<cppg::config::ConfigError>(&config)) {
@@ -63,6 +65,11 @@ int main(int argc, char** argv) {
         case Action::Run: break;
     }
     const auto& settings = cmd.settings;
+    // First, so that log files and the app path are relative to --chdir.
+    if (auto err = cppg::master::apply_process_settings(settings)) {
+        std::fprintf(stderr, "cppgunicorn: error: %s\n", err->c_str());
+        return kExitConfig;
+    }
     if (auto err = cppg::log::setup_error_log(settings)) {
         std::fprintf(stderr, "cppgunicorn: error: %s\n", err->c_str());
         return kExitConfig;
@@ -73,7 +80,11 @@ int main(int argc, char** argv) {
     auto bound = cppg::master::bind_listeners(settings.bind, static_cast<int>(settings.backlog));
     if (auto* err = std::get_if<std::string>(&bound)) return fail(kExitBindFailed, *err);
     auto& listeners = std::get<std::vector<cppg::master::Listener>>(bound);
+    if (settings.daemon) {
+        if (auto err = cppg::master::daemonize()) return fail(1, *err);
+    }
     for (const auto& l : listeners) spdlog::info("Listening at: {} ({})", l.url, getpid());
+    cppg::master::set_process_title("cppgunicorn: master [" + cppg::master::process_name(cmd) + "]");
 
     cppg::master::Arbiter arbiter(std::move(cmd), std::move(listeners));
     int rc = arbiter.run();

@@ -1,5 +1,9 @@
 #include "config/settings.hpp"
 
+#include <grp.h>
+#include <pwd.h>
+#include <sys/stat.h>
+
 #include <charconv>
 #include <type_traits>
 
@@ -58,6 +62,21 @@ std::optional<std::string> run_validator(std::string_view validator, std::string
     if (validator == "@address") {
         auto parsed = parse_bind_address(text);
         if (auto* err = std::get_if<std::string>(&parsed)) return "is not a valid address: " + *err;
+    } else if (validator == "@octal") {
+        std::string_view digits = text.starts_with("0o") ? text.substr(2) : text;
+        if (digits.empty() || digits.size() > 4 || digits.find_first_not_of("01234567") != std::string_view::npos)
+            return std::string("is not an octal mode");
+    } else if (validator == "@env") {
+        auto eq = text.find('=');
+        if (eq == std::string_view::npos || eq == 0) return std::string("is not KEY=VALUE");
+    } else if (validator == "@user") {
+        if (!text.empty() && !lookup_user(text)) return std::string("is not a known user");
+    } else if (validator == "@group") {
+        if (!text.empty() && !lookup_group(text)) return std::string("is not a known group");
+    } else if (validator == "@directory") {
+        struct stat st {};
+        if (!text.empty() && (stat(std::string(text).c_str(), &st) != 0 || !S_ISDIR(st.st_mode)))
+            return std::string("is not a directory");
     } else if (validator == "@file") {
         // The loader reads the file and reports what is wrong with it, with positions.
     } else if (validator == "@access_format") {
@@ -118,6 +137,11 @@ std::string describe_allowed(const SettingSpec& spec) {
     if (spec.allowed == "@address") return "HOST:PORT or [IPV6]:PORT";
     if (spec.allowed == "@access_format") return "text with gunicorn %(atom)s atoms";
     if (spec.allowed == "@file") return "the path of a readable YAML file";
+    if (spec.allowed == "@octal") return "an octal mode such as 022 or 0o22";
+    if (spec.allowed == "@env") return "KEY=VALUE";
+    if (spec.allowed == "@user") return "a user name or uid on this system";
+    if (spec.allowed == "@group") return "a group name or gid on this system";
+    if (spec.allowed == "@directory") return "an existing directory";
     return "any text";
 }
 
@@ -150,6 +174,33 @@ std::string format_value(Settings& settings, size_t index) {
         member_of(settings, index));
 }
 
+std::optional<std::pair<uid_t, gid_t>> lookup_user(std::string_view name) {
+    std::string text(name);
+    struct passwd* pw = nullptr;
+    if (!text.empty() && text.find_first_not_of("0123456789") == std::string::npos)
+        pw = getpwuid(static_cast<uid_t>(std::stoul(text)));
+    else
+        pw = getpwnam(text.c_str());
+    if (pw == nullptr) return std::nullopt;
+    return std::make_pair(pw->pw_uid, pw->pw_gid);
+}
+
+std::optional<gid_t> lookup_group(std::string_view name) {
+    std::string text(name);
+    struct group* gr = nullptr;
+    if (!text.empty() && text.find_first_not_of("0123456789") == std::string::npos)
+        gr = getgrgid(static_cast<gid_t>(std::stoul(text)));
+    else
+        gr = getgrnam(text.c_str());
+    if (gr == nullptr) return std::nullopt;
+    return gr->gr_gid;
+}
+
+unsigned parse_octal(std::string_view text) {
+    std::string_view digits = text.starts_with("0o") ? text.substr(2) : text;
+    return static_cast<unsigned>(std::stoul(std::string(digits), nullptr, 8));
+}
+
 std::optional<size_t> find_setting(std::string_view name) {
     for (size_t i = 0; i < kSettingCount; ++i)
         if (kSettingSpecs[i].name == name) return i;
@@ -168,6 +219,8 @@ std::optional<std::string> apply_setting(Settings& settings, size_t index, std::
 Settings default_settings() {
     Settings s;
     for (size_t i = 0; i < kSettingCount; ++i) {
+        if (kSettingSpecs[i].type == SettingType::StrList && kSettingSpecs[i].default_text.empty())
+            continue;  // an empty list
         // A default that fails its own validation is a bug in settings.def; the unit test
         // for the table catches it, so it is ignored here.
         (void)apply_setting(s, i, kSettingSpecs[i].default_text, Source{"default"}, false);

@@ -2,6 +2,8 @@
 // config/settings.def so that a setting is declared in exactly one place.
 #pragma once
 
+#include <sys/types.h>
+
 #include <array>
 #include <cstdint>
 #include <optional>
@@ -66,6 +68,12 @@ Settings default_settings();
 std::string describe_allowed(const SettingSpec& spec);
 
 std::string_view type_name(SettingType type);
+
+// Resolve --user / --group (a name or a numeric id).
+std::optional<std::pair<uid_t, gid_t>> lookup_user(std::string_view name);
+std::optional<gid_t> lookup_group(std::string_view name);
+// The value of a validated "@octal" setting.
+unsigned parse_octal(std::string_view text);
 
 // The value of setting `index` as YAML ("4", "true", "\"text\"", "[\"a\", \"b\"]").
 std::string format_value(Settings& settings, size_t index);

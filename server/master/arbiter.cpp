@@ -1,6 +1,7 @@
 #include "master/arbiter.hpp"
 
 #include <poll.h>
+#include <sys/inotify.h>
 #include <sys/signalfd.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -26,6 +27,8 @@ constexpr size_t kMaxWorkerSlots = 2048 + 8;
 constexpr int64_t kAbortGraceMs = 5000;
 // A quick stop gives workers this long before SIGKILL.
 constexpr int64_t kQuickStopMs = 2000;
+// --reload acts once the watched files have been quiet this long: a build writes in steps.
+constexpr int64_t kReloadQuietMs = 200;
 // A worker that dies sooner than this after boot counts as a rapid failure (back-off).
 constexpr int64_t kRapidFailureMs = 1000;
 
@@ -72,6 +75,7 @@ Arbiter::Arbiter(config::Config config, std::vector<Listener> listeners)
 
 Arbiter::~Arbiter() {
     if (signal_fd_ >= 0) close(signal_fd_);
+    if (inotify_fd_ >= 0) close(inotify_fd_);
     if (!pidfile_written_.empty()) unlink(pidfile_written_.c_str());
 }
 
@@ -96,13 +100,20 @@ int Arbiter::run() {
     write_pidfile();
     spdlog::info("Using worker: gthread ({} worker(s) x {} thread(s))", num_workers_,
                  config_.settings.threads);
+    if (config_.settings.reload) watch_files();
     manage_workers();
     while (!exit_code_) {
-        pollfd p{signal_fd_, POLLIN, 0};
-        poll(&p, 1, poll_timeout_ms());
+        pollfd fds[2] = {{signal_fd_, POLLIN, 0}, {inotify_fd_, POLLIN, 0}};
+        poll(fds, inotify_fd_ >= 0 ? 2 : 1, poll_timeout_ms());
         signalfd_siginfo info{};
         while (read(signal_fd_, &info, sizeof info) == sizeof info)
             handle_signal(static_cast<int>(info.ssi_signo));
+        if (inotify_fd_ >= 0) read_file_events();
+        if (reload_due_ms_ && monotonic_ms() >= reload_due_ms_ && !stopping_) {
+            reload_due_ms_ = 0;
+            spdlog::info("reload: a watched file changed; restarting the workers");
+            handle_hup();
+        }
         reap_workers();
         murder_workers();
         manage_workers();
@@ -117,7 +128,50 @@ int Arbiter::poll_timeout_ms() const {
     int64_t timeout = 1000;
     if (next_spawn_ms_ > now) timeout = std::min(timeout, next_spawn_ms_ - now);
     if (stopping_) timeout = std::min<int64_t>(timeout, 100);
+    if (reload_due_ms_) timeout = std::min(timeout, reload_due_ms_ - now);
     return static_cast<int>(std::max<int64_t>(timeout, 1));
+}
+
+// ---- --reload ----
+
+// Directories, not files, are watched: a rebuilt .so usually arrives as a new file renamed
+// over the old one, which a watch on the old inode would never report.
+void Arbiter::watch_files() {
+    inotify_fd_ = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    if (inotify_fd_ < 0) {
+        spdlog::error("inotify_init1() failed ({}: {}); --reload is off", errno, std::strerror(errno));
+        return;
+    }
+    std::string config_path = config_.settings.config;
+    for (const std::string& path : {config_.app_path, config_path}) {
+        if (path.empty()) continue;
+        auto slash = path.rfind('/');
+        std::string dir = slash == std::string::npos ? "." : path.substr(0, std::max<size_t>(slash, 1));
+        std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
+        int wd = inotify_add_watch(inotify_fd_, dir.c_str(),
+                                   IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_ATTRIB);
+        if (wd < 0) {
+            spdlog::error("inotify_add_watch({}) failed ({}: {})", dir, errno, std::strerror(errno));
+            continue;
+        }
+        watched_.emplace_back(wd, name);
+        spdlog::info("reload: watching {}", path);
+    }
+}
+
+void Arbiter::read_file_events() {
+    alignas(inotify_event) char buf[4096];
+    for (;;) {
+        ssize_t n = read(inotify_fd_, buf, sizeof buf);
+        if (n <= 0) return;
+        for (ssize_t off = 0; off < n;) {
+            const auto* ev = reinterpret_cast<const inotify_event*>(buf + off);
+            off += static_cast<ssize_t>(sizeof(inotify_event) + ev->len);
+            if (ev->len == 0) continue;
+            for (const auto& [wd, name] : watched_)
+                if (wd == ev->wd && name == ev->name) reload_due_ms_ = monotonic_ms() + kReloadQuietMs;
+        }
+    }
 }
 
 // ---- signals ----

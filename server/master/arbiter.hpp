@@ -50,6 +50,8 @@ private:
     void retire_generation(int generation);
     void handle_signal(int signo);
     void handle_hup();
+    void watch_files();
+    void read_file_events();
     void begin_stop(bool graceful);
     void halt(const std::string& reason, int code);
     void on_worker_exit(pid_t pid, int status, WorkerInfo& info);
@@ -65,6 +67,9 @@ private:
     int num_workers_;
     int generation_ = 0;
     int signal_fd_ = -1;
+    int inotify_fd_ = -1;             // --reload: watches the app and config directories
+    std::vector<std::pair<int, std::string>> watched_;  // watch descriptor, file name
+    int64_t reload_due_ms_ = 0;       // a change was seen; reload once files are quiet
     bool stopping_ = false;
     int64_t stop_deadline_ms_ = 0;
     std::optional<int> exit_code_;

@@ -11,6 +11,7 @@
 
 #include "app/plugin.hpp"
 #include "log/logging.hpp"
+#include "master/process.hpp"
 #include "worker/worker.hpp"
 
 namespace cppg::master {
@@ -49,10 +50,16 @@ void install_abort_backtrace() {
 void run_worker(const config::Config& config, const std::vector<int>& listen_fds,
                 WorkerSlot* slot, const sigset_t& master_signals) {
     install_abort_backtrace();
+    set_process_title("cppgunicorn: worker [" + process_name(config) + "]");
     spdlog::info("Booting worker with pid: {}", getpid());
-    auto access = log::open_access_log(config.settings);
+    auto access = log::open_access_log(config.settings);  // as root: like nginx, logs first
     if (auto* err = std::get_if<std::string>(&access)) {
         spdlog::critical("{}", *err);
+        leave(kWorkerBootError);
+    }
+    if (auto err = drop_privileges(config.settings)) {
+        spdlog::critical("cannot switch to user '{}' / group '{}': {}", config.settings.user,
+                         config.settings.group, *err);
         leave(kWorkerBootError);
     }
     auto loaded = app::Plugin::load(config.app_path);

@@ -33,6 +33,11 @@ struct Testkit {
             req.start_response("OK 200", {});
         } else if (path == "/throw") {
             throw std::runtime_error("boom from testkit");
+        } else if (path == "/getenv") {
+            // The process environment as the app sees it (for -e KEY=VALUE).
+            std::string name(query.substr(query.find('=') + 1));
+            const char* value = std::getenv(name.c_str());
+            req.respond(value ? "200 OK" : "404 Not Found", {}, value ? value : "");
         } else if (path == "/crash") {
             std::raise(SIGSEGV);  // as a wild pointer in app code would
         } else if (path == "/no-response") {

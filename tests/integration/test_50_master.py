@@ -1,5 +1,7 @@
 """The master: worker processes, supervision and signals, with real processes and signals."""
+import json
 import os
+import shutil
 import signal
 import threading
 import time
@@ -198,3 +200,36 @@ class ReloadTest(MasterCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class DevReloadTest(MasterCase):
+    """--reload: rebuilding the plugin (or editing the config file) is enough."""
+
+    def test_replacing_the_app_so_serves_the_new_code(self):
+        server = Server()
+        self.addCleanup(server.cleanup)
+        app = os.path.join(server.tmpdir, "app.so")
+        shutil.copyfile(example_app("hello"), app)
+        server.start(["--reload"], app)
+        self.assertEqual(server.get("/").body, b"Hello, World!\n")
+        old = self.assertWorkers(server, 1)
+        # As a build does it: write a new file, then rename it over the old one.
+        shutil.copyfile(example_app("echo"), app + ".tmp")
+        os.rename(app + ".tmp", app)
+        server.wait_for_log(r"reload: a watched file changed; restarting the workers", timeout=T(5))
+        self.assertWorkers(server, 1, exclude=old)
+        body = wait_until(lambda: server.get("/p?q=1").body.startswith(b"{") and server.get("/p?q=1").body,
+                          T(10), what="the new app answering")
+        self.assertEqual(json.loads(body)["path"], "/p")
+
+    def test_editing_the_config_file_applies_it(self):
+        server = Server()
+        self.addCleanup(server.cleanup)
+        path = os.path.join(server.tmpdir, "conf.yaml")
+        with open(path, "w") as f:
+            f.write("workers: 1\n")
+        server.start(["--reload", "-c", path], fixture_app("testkit"))
+        old = self.assertWorkers(server, 1)
+        with open(path, "w") as f:
+            f.write("workers: 2\n")
+        self.assertWorkers(server, 2, exclude=old)

@@ -1,0 +1,30 @@
+// Process-level settings: working directory, umask, environment, daemonizing, privilege
+// drop and process titles.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "config/loader.hpp"
+
+namespace cppg::master {
+
+// chdir, umask and -e variables, applied in the master before anything is loaded, so that
+// workers inherit them. Returns an error naming the failed call.
+std::optional<std::string> apply_process_settings(const config::Settings& settings);
+
+// Detaches from the terminal (fork, setsid, fork, stdio to /dev/null). Returns in the
+// daemon only.
+std::optional<std::string> daemonize();
+
+// In a worker, before the app loads: group, supplementary groups, then user.
+std::optional<std::string> drop_privileges(const config::Settings& settings);
+
+// Remembers where argv lives so that set_process_title can overwrite it (what ps shows).
+void init_process_title(int argc, char** argv);
+void set_process_title(std::string_view title);
+// --name, or the app's file name without directory and extension.
+std::string process_name(const config::Config& config);
+
+}  // namespace cppg::master

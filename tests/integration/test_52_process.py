@@ -1,0 +1,102 @@
+"""Process settings: titles, user/group, environment, umask, chdir, daemon."""
+import http.client
+import os
+import signal
+import subprocess
+import tempfile
+import unittest
+
+from harness import BINARY, Server, fixture_app, free_port, wait_until, DEFAULT_TIMEOUT
+
+
+def cmdline(pid):
+    with open("/proc/%d/cmdline" % pid, "rb") as f:
+        return f.read().split(b"\0")[0].decode()
+
+
+def read_text(path):
+    with open(path) as f:
+        return f.read()
+
+
+def status(pid):
+    with open("/proc/%d/status" % pid) as f:
+        return dict(line.rstrip("\n").split(":\t", 1) for line in f if ":\t" in line)
+
+
+class ProcessSettingsTest(unittest.TestCase):
+    def start(self, args, app=None):
+        server = Server()
+        self.addCleanup(server.cleanup)
+        server.start(args, app or fixture_app("testkit"))
+        return server
+
+    def test_process_titles_name_the_role_and_the_app(self):
+        server = self.start(["--workers", "2"])
+        workers = server.wait_workers(2)
+        self.assertEqual(cmdline(server.pid), "cppgunicorn: master [testkit]")
+        for pid in workers:
+            self.assertEqual(cmdline(pid), "cppgunicorn: worker [testkit]")
+
+    def test_name_sets_the_title(self):
+        server = self.start(["--name", "shop-api"])
+        self.assertEqual(cmdline(server.pid), "cppgunicorn: master [shop-api]")
+
+    def test_env_and_umask_reach_the_workers(self):
+        server = self.start(["-e", "CPPG_TEST_VAR=hello world", "--env", "OTHER=1", "--umask", "027"])
+        resp = server.get("/getenv?name=CPPG_TEST_VAR")
+        self.assertEqual((resp.status, resp.body), (200, b"hello world"))
+        self.assertEqual(server.get("/getenv?name=OTHER").body, b"1")
+        self.assertEqual(status(server.wait_workers(1)[0])["Umask"], "0027")
+
+    def test_chdir_makes_the_app_path_relative_to_it(self):
+        apps_dir = os.path.dirname(fixture_app("testkit"))
+        server = self.start(["--chdir", apps_dir], "testkit.so")
+        self.assertEqual(server.get("/environ").status, 200)
+
+    @unittest.skipUnless(os.geteuid() == 0, "dropping privileges needs root")
+    def test_user_drops_worker_privileges_but_not_the_masters(self):
+        server = self.start(["--user", "nobody", "--group", "nogroup"])
+        worker = server.wait_workers(1)[0]
+        uid = str(os.getuid())
+        nobody = subprocess.run(["id", "-u", "nobody"], capture_output=True, text=True).stdout.strip()
+        nogroup = subprocess.run(["getent", "group", "nogroup"], capture_output=True, text=True).stdout.split(":")[2]
+        self.assertEqual(status(worker)["Uid"].split(), [nobody] * 4)
+        self.assertEqual(status(worker)["Gid"].split(), [nogroup] * 4)
+        self.assertEqual(status(server.pid)["Uid"].split()[0], uid)
+        self.assertEqual(server.get("/environ").status, 200)
+
+    def test_unknown_user_is_a_config_error(self):
+        out = subprocess.run([BINARY, "--user", "no-such-user-cppg", fixture_app("testkit")],
+                             capture_output=True, text=True, timeout=DEFAULT_TIMEOUT)
+        self.assertEqual(out.returncode, 2)
+        self.assertIn("setting 'user': value 'no-such-user-cppg' is not a known user "
+                      "(from command line flag --user)", out.stderr)
+
+    def test_daemon_detaches_and_keeps_serving(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            port = free_port()
+            pidfile = os.path.join(tmp, "d.pid")
+            log = os.path.join(tmp, "error.log")
+            out = subprocess.run([BINARY, "--daemon", "--pid", pidfile, "--error-logfile", log,
+                                  "--bind", "127.0.0.1:%d" % port, fixture_app("testkit")],
+                                 capture_output=True, timeout=DEFAULT_TIMEOUT)
+            self.assertEqual(out.returncode, 0, out)
+            pid = int(wait_until(lambda: os.path.exists(pidfile) and read_text(pidfile).strip(),
+                                 DEFAULT_TIMEOUT, what="pidfile"))
+            try:
+                self.assertNotEqual(os.getsid(pid), os.getsid(0), "a new session")
+                wait_until(lambda: "Booting worker" in read_text(log), DEFAULT_TIMEOUT)
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=DEFAULT_TIMEOUT)
+                conn.request("GET", "/environ")
+                self.assertEqual(conn.getresponse().status, 200)
+                conn.close()
+            finally:
+                os.kill(pid, signal.SIGTERM)
+            wait_until(lambda: not os.path.exists("/proc/%d" % pid) or
+                       status(pid).get("State", "").startswith("Z"), DEFAULT_TIMEOUT, what="daemon gone")
+            self.assertFalse(os.path.exists(pidfile))
+
+
+if __name__ == "__main__":
+    unittest.main()
