@@ -77,9 +77,12 @@ int main(int argc, char** argv) {
     std::signal(SIGPIPE, SIG_IGN);
 
     spdlog::info("Starting cppgunicorn {}", cppg::kVersion);
-    auto bound = cppg::master::bind_listeners(settings.bind, static_cast<int>(settings.backlog));
-    if (auto* err = std::get_if<std::string>(&bound)) return fail(kExitBindFailed, *err);
-    auto& listeners = std::get<std::vector<cppg::master::Listener>>(bound);
+    auto listeners = cppg::master::systemd_listeners();
+    if (listeners.empty()) {
+        auto bound = cppg::master::bind_listeners(settings.bind, static_cast<int>(settings.backlog));
+        if (auto* err = std::get_if<std::string>(&bound)) return fail(kExitBindFailed, *err);
+        listeners = std::move(std::get<std::vector<cppg::master::Listener>>(bound));
+    }
     if (settings.daemon) {
         if (auto err = cppg::master::daemonize()) return fail(1, *err);
     }

@@ -8,7 +8,8 @@ namespace cppg::config {
 
 namespace {
 
-constexpr std::string_view kAllowed = "HOST:PORT or [IPV6]:PORT with a numeric host or localhost";
+constexpr std::string_view kAllowed =
+    "HOST:PORT or [IPV6]:PORT with a numeric host or localhost, unix:PATH, or fd://N";
 
 bool parse_port(std::string_view text, uint16_t& port) {
     unsigned value = 0;
@@ -20,7 +21,21 @@ bool parse_port(std::string_view text, uint16_t& port) {
 
 }  // namespace
 
-std::variant<TcpAddress, std::string> parse_bind_address(std::string_view text) {
+std::variant<BindAddress, std::string> parse_bind_address(std::string_view text) {
+    if (text.starts_with("unix:")) {
+        std::string path(text.substr(5));
+        if (path.empty()) return std::string("unix: needs a path");
+        if (path.size() >= 108) return std::string("unix socket path is longer than 107 bytes");
+        return BindAddress(UnixAddress{path});
+    }
+    if (text.starts_with("fd://")) {
+        int fd = -1;
+        std::string_view digits = text.substr(5);
+        auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), fd);
+        if (ec != std::errc() || end != digits.data() + digits.size() || fd < 0)
+            return std::string("fd:// needs a file descriptor number");
+        return BindAddress(FdAddress{fd});
+    }
     TcpAddress addr;
     std::string_view port_text;
     if (text.starts_with("[")) {
@@ -44,7 +59,7 @@ std::variant<TcpAddress, std::string> parse_bind_address(std::string_view text) 
     if (inet_pton(family, addr.host.c_str(), buf) != 1)
         return "'" + addr.host + "' is not a numeric " + (addr.ipv6 ? "IPv6" : "IPv4") +
                " address; expected " + std::string(kAllowed);
-    return addr;
+    return BindAddress(addr);
 }
 
 }  // namespace cppg::config

@@ -14,8 +14,18 @@ struct TcpAddress {
     bool ipv6 = false;
 };
 
-// Parses "HOST:PORT" or "[IPV6]:PORT". HOST must be numeric or "localhost".
-// Returns the address or an error text saying what is allowed.
-std::variant<TcpAddress, std::string> parse_bind_address(std::string_view text);
+struct UnixAddress {
+    std::string path;
+};
+
+struct FdAddress {
+    int fd = -1;  // an inherited listening socket
+};
+
+using BindAddress = std::variant<TcpAddress, UnixAddress, FdAddress>;
+
+// Parses "HOST:PORT", "[IPV6]:PORT", "unix:PATH" or "fd://N". HOST must be numeric or
+// "localhost". Returns the address or an error text saying what is allowed.
+std::variant<BindAddress, std::string> parse_bind_address(std::string_view text);
 
 }  // namespace cppg::config

@@ -134,7 +134,7 @@ std::string describe_allowed(const SettingSpec& spec) {
         case SettingType::Choice: return "one of " + std::string(spec.allowed);
         default: break;
     }
-    if (spec.allowed == "@address") return "HOST:PORT or [IPV6]:PORT";
+    if (spec.allowed == "@address") return "HOST:PORT, [IPV6]:PORT, unix:PATH or fd://N";
     if (spec.allowed == "@access_format") return "text with gunicorn %(atom)s atoms";
     if (spec.allowed == "@file") return "the path of a readable YAML file";
     if (spec.allowed == "@octal") return "an octal mode such as 022 or 0o22";

@@ -74,6 +74,7 @@ Arbiter::Arbiter(config::Config config, std::vector<Listener> listeners)
 }
 
 Arbiter::~Arbiter() {
+    remove_socket_files(listeners_);
     if (signal_fd_ >= 0) close(signal_fd_);
     if (inotify_fd_ >= 0) close(inotify_fd_);
     if (!pidfile_written_.empty()) unlink(pidfile_written_.c_str());

@@ -2,11 +2,17 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <fcntl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
+
+#include <cstdlib>
 
 #include <cerrno>
 #include <cstring>
+#include <optional>
 
 #include "config/address.hpp"
 
@@ -60,21 +66,89 @@ std::variant<Listener, std::string> bind_one(const config::TcpAddress& a, int ba
         display = a.ipv6 ? "[" + a.host + "]:" + std::to_string(port)
                          : a.host + ":" + std::to_string(port);
     }
-    return Listener{fd, "http://" + display};
+    return Listener{fd, "http://" + display, ""};
+}
+
+// A socket file nobody listens on any more (its server died) is replaced; one that still
+// answers belongs to a live server, and taking it over would steal its clients.
+std::optional<std::string> clear_stale_socket(const std::string& path) {
+    struct stat st {};
+    if (lstat(path.c_str(), &st) != 0) return std::nullopt;
+    if (!S_ISSOCK(st.st_mode)) return "bind(unix:" + path + ") refused: the path exists and is not a socket";
+    int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un sun{};
+    sun.sun_family = AF_UNIX;
+    std::memcpy(sun.sun_path, path.c_str(), path.size());
+    bool live = connect(probe, reinterpret_cast<sockaddr*>(&sun), sizeof sun) == 0;
+    close(probe);
+    if (live) return "bind(unix:" + path + ") refused: another server is listening on it";
+    unlink(path.c_str());
+    return std::nullopt;
+}
+
+std::variant<Listener, std::string> bind_unix(const config::UnixAddress& a, int backlog) {
+    if (auto err = clear_stale_socket(a.path)) return *err;
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) return sys_error("socket", "unix:" + a.path);
+    sockaddr_un sun{};
+    sun.sun_family = AF_UNIX;
+    std::memcpy(sun.sun_path, a.path.c_str(), a.path.size());
+    if (bind(fd, reinterpret_cast<sockaddr*>(&sun), sizeof sun) != 0 || listen(fd, backlog) != 0) {
+        std::string err = sys_error("bind", "unix:" + a.path);
+        close(fd);
+        return err;
+    }
+    return Listener{fd, "unix:" + a.path, a.path};
+}
+
+std::variant<Listener, std::string> adopt_fd(const config::FdAddress& a) {
+    int listening = 0;
+    socklen_t len = sizeof listening;
+    if (getsockopt(a.fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0 || !listening)
+        return "fd://" + std::to_string(a.fd) + " is not a listening socket";
+    fcntl(a.fd, F_SETFD, FD_CLOEXEC);
+    return Listener{a.fd, "fd://" + std::to_string(a.fd), ""};
 }
 
 }  // namespace
+
+std::vector<Listener> systemd_listeners() {
+    const char* pid = std::getenv("LISTEN_PID");
+    const char* fds = std::getenv("LISTEN_FDS");
+    std::vector<Listener> out;
+    if (pid && fds && std::atoi(pid) == getpid()) {
+        constexpr int kFirstFd = 3;  // SD_LISTEN_FDS_START
+        for (int i = 0; i < std::atoi(fds); ++i) {
+            int fd = kFirstFd + i;
+            fcntl(fd, F_SETFD, FD_CLOEXEC);
+            out.push_back(Listener{fd, "systemd socket fd " + std::to_string(fd), ""});
+        }
+    }
+    for (const char* var : {"LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"}) unsetenv(var);
+    return out;
+}
+
+void remove_socket_files(const std::vector<Listener>& listeners) {
+    for (const auto& l : listeners)
+        if (!l.unix_path.empty()) unlink(l.unix_path.c_str());
+}
 
 std::variant<std::vector<Listener>, std::string> bind_listeners(
     const std::vector<std::string>& addresses, int backlog) {
     std::vector<Listener> out;
     for (const auto& text : addresses) {
         auto parsed = config::parse_bind_address(text);
-        std::variant<Listener, std::string> bound =
-            std::holds_alternative<std::string>(parsed)
-                ? std::variant<Listener, std::string>(std::get<std::string>(parsed))
-                : bind_one(std::get<config::TcpAddress>(parsed), backlog);
+        std::variant<Listener, std::string> bound = std::string();
+        if (auto* err = std::get_if<std::string>(&parsed)) {
+            bound = *err;
+        } else {
+            const auto& address = std::get<config::BindAddress>(parsed);
+            if (auto* tcp = std::get_if<config::TcpAddress>(&address)) bound = bind_one(*tcp, backlog);
+            else if (auto* unix_address = std::get_if<config::UnixAddress>(&address)) bound = bind_unix(*unix_address, backlog);
+            else bound = adopt_fd(std::get<config::FdAddress>(address));
+        }
         if (auto* err = std::get_if<std::string>(&bound)) {
+            remove_socket_files(out);
             for (auto& l : out) close(l.fd);
             return *err;
         }

@@ -10,11 +10,19 @@ namespace cppg::master {
 
 struct Listener {
     int fd = -1;
-    std::string url;  // "http://127.0.0.1:8000", for logs
+    std::string url;        // "http://127.0.0.1:8000", "unix:/run/app.sock", for logs
+    std::string unix_path;  // a socket file this process created, removed at exit
 };
+
+// The sockets systemd passed (LISTEN_PID is us, LISTEN_FDS > 0), or none. The variables
+// are removed so that workers and the app do not see them.
+std::vector<Listener> systemd_listeners();
 
 // Binds and listens on every address; an error names the address and the failed call.
 std::variant<std::vector<Listener>, std::string> bind_listeners(
     const std::vector<std::string>& addresses, int backlog);
+
+// Removes the socket files of unix listeners (at exit).
+void remove_socket_files(const std::vector<Listener>& listeners);
 
 }  // namespace cppg::master

@@ -50,27 +50,47 @@ Connection::Connection(Worker& worker)
     : worker_(worker), parser_(worker.limits(), *this), exchange_(worker, this) {}
 
 bool Connection::accept_from(uv_stream_t* server) {
-    uv_tcp_init(worker_.loop(), &tcp_handle_);
+    bool unix_socket = server->type == UV_NAMED_PIPE;
+    if (unix_socket)
+        uv_pipe_init(worker_.loop(), &client_handle_.pipe, 0);
+    else
+        uv_tcp_init(worker_.loop(), &client_handle_.tcp);
     uv_timer_init(worker_.loop(), &timer_handle_);
-    tcp_handle_.data = timer_handle_.data = this;
+    stream()->data = timer_handle_.data = this;
     open_handles_ = 2;
-    if (int rc = uv_accept(server, reinterpret_cast<uv_stream_t*>(&tcp_handle_)); rc != 0) {
+    if (int rc = uv_accept(server, stream()); rc != 0) {
         spdlog::warn("accept() failed ({}: {})", -rc, uv_strerror(rc));
         close();
         return false;
     }
-    uv_tcp_nodelay(&tcp_handle_, 1);
-    sockaddr_storage ss{};
-    int len = sizeof ss;
-    if (uv_tcp_getpeername(&tcp_handle_, reinterpret_cast<sockaddr*>(&ss), &len) == 0)
-        format_address(ss, peer_.remote_addr, peer_.remote_port);
-    len = sizeof ss;
-    if (uv_tcp_getsockname(&tcp_handle_, reinterpret_cast<sockaddr*>(&ss), &len) == 0)
-        format_address(ss, peer_.server_name, peer_.server_port);
+    if (unix_socket) {
+        describe_unix_peer();
+    } else {
+        uv_tcp_nodelay(&client_handle_.tcp, 1);
+        describe_tcp_peer();
+    }
     last_read_ms_ = uv_now(worker_.loop());
     arm_timer(TimerMode::kHead, worker_.settings().header_timeout * 1000);
     start_reading();
     return true;
+}
+
+void Connection::describe_tcp_peer() {
+    sockaddr_storage ss{};
+    int len = sizeof ss;
+    if (uv_tcp_getpeername(&client_handle_.tcp, reinterpret_cast<sockaddr*>(&ss), &len) == 0)
+        format_address(ss, peer_.remote_addr, peer_.remote_port);
+    len = sizeof ss;
+    if (uv_tcp_getsockname(&client_handle_.tcp, reinterpret_cast<sockaddr*>(&ss), &len) == 0)
+        format_address(ss, peer_.server_name, peer_.server_port);
+}
+
+// Unix-domain clients have no address; SERVER_NAME is the socket's path, as gunicorn does.
+void Connection::describe_unix_peer() {
+    char path[256];
+    size_t size = sizeof path;
+    if (uv_pipe_getsockname(&client_handle_.pipe, path, &size) == 0)
+        peer_.server_name.assign(path, size);
 }
 
 // ---- reading and parsing ----
@@ -288,7 +308,7 @@ void Connection::log_access(const ExchangeUpdate& update) {
 
 void Connection::send(std::string bytes, bool from_app) {
     if (closing_) return;
-    auto* stream = reinterpret_cast<uv_stream_t*>(&tcp_handle_);
+    uv_stream_t* stream = this->stream();
     if (writes_in_flight_ == 0) {
         last_write_ms_ = uv_now(worker_.loop());
         uv_buf_t buf = uv_buf_init(bytes.data(), static_cast<unsigned>(bytes.size()));
@@ -347,7 +367,7 @@ void Connection::finish_graceful_close() {
         return;
     shutdown_started_ = true;
     shutdown_req_.data = this;
-    if (uv_shutdown(&shutdown_req_, reinterpret_cast<uv_stream_t*>(&tcp_handle_), on_shutdown) != 0) {
+    if (uv_shutdown(&shutdown_req_, stream(), on_shutdown) != 0) {
         close();
         return;
     }
@@ -370,7 +390,7 @@ void Connection::close() {
     closing_ = true;
     if (app_running_) exchange_.abort();
     stop_reading();
-    uv_close(reinterpret_cast<uv_handle_t*>(&tcp_handle_), on_close);
+    uv_close(reinterpret_cast<uv_handle_t*>(stream()), on_close);
     uv_close(reinterpret_cast<uv_handle_t*>(&timer_handle_), on_close);
 }
 
@@ -403,13 +423,13 @@ bool Connection::idle() const {
 void Connection::start_reading() {
     if (reading_ || closing_) return;
     reading_ = true;
-    uv_read_start(reinterpret_cast<uv_stream_t*>(&tcp_handle_), on_alloc, on_read);
+    uv_read_start(stream(), on_alloc, on_read);
 }
 
 void Connection::stop_reading() {
     if (!reading_) return;
     reading_ = false;
-    uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_handle_));
+    uv_read_stop(stream());
 }
 
 void Connection::arm_timer(TimerMode mode, uint64_t timeout_ms, uint64_t repeat_ms) {

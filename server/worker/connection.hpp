@@ -50,6 +50,8 @@ private:
     void on_request_body(std::string_view data) override;
     void on_request_complete() override;
 
+    void describe_tcp_peer();
+    void describe_unix_peer();
     void feed(const char* data, size_t len);
     void hold_input(const char* data, size_t len);
     void on_parse_error();
@@ -69,7 +71,12 @@ private:
     void maybe_destroy();
 
     Worker& worker_;
-    uv_tcp_t tcp_handle_;
+    // A TCP or a unix-domain client, whichever the listener accepted.
+    union ClientHandle {
+        uv_tcp_t tcp;
+        uv_pipe_t pipe;
+    } client_handle_;
+    uv_stream_t* stream() { return reinterpret_cast<uv_stream_t*>(&client_handle_); }
     uv_timer_t timer_handle_;
     uv_shutdown_t shutdown_req_;
     http::RequestParser parser_;

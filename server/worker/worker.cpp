@@ -1,5 +1,6 @@
 #include "worker/worker.hpp"
 
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -86,21 +87,28 @@ Worker::~Worker() {
 }
 
 bool Worker::listen_on(int fd) {
-    auto tcp = std::make_unique<uv_tcp_t>();
-    uv_tcp_init(&loop_, tcp.get());
-    tcp->data = this;
-    if (int rc = uv_tcp_open(tcp.get(), fd); rc != 0) {
-        spdlog::error("uv_tcp_open({}) failed ({}: {})", fd, -rc, uv_strerror(rc));
-        uv_close(as_handle(tcp.release()), [](uv_handle_t* h) { delete reinterpret_cast<uv_tcp_t*>(h); });
-        return false;
+    sockaddr_storage ss{};
+    socklen_t len = sizeof ss;
+    getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len);
+    auto handle = std::make_unique<ListenHandle>();
+    auto* stream = reinterpret_cast<uv_stream_t*>(handle.get());
+    int rc = 0;
+    if (ss.ss_family == AF_UNIX) {
+        uv_pipe_init(&loop_, &handle->pipe, 0);
+        rc = uv_pipe_open(&handle->pipe, fd);
+    } else {
+        uv_tcp_init(&loop_, &handle->tcp);
+        rc = uv_tcp_open(&handle->tcp, fd);
     }
-    int rc = uv_listen(reinterpret_cast<uv_stream_t*>(tcp.get()),
-                       static_cast<int>(settings_.backlog), on_connection);
+    stream->data = this;
+    if (rc == 0) rc = uv_listen(stream, static_cast<int>(settings_.backlog), on_connection);
     if (rc != 0) {
-        spdlog::error("listen() failed ({}: {})", -rc, uv_strerror(rc));
+        spdlog::error("listening on fd {} failed ({}: {})", fd, -rc, uv_strerror(rc));
+        uv_close(as_handle(stream), [](uv_handle_t* h) { delete reinterpret_cast<ListenHandle*>(h); });
+        handle.release();
         return false;
     }
-    listeners_.push_back(std::move(tcp));
+    listeners_.push_back(std::move(handle));
     return true;
 }
 

@@ -80,7 +80,11 @@ private:
     master::WorkerSlot* slot_;
     uint64_t requests_done_ = 0;
     uint64_t max_requests_ = 0;  // 0: no limit; else max_requests plus this worker's jitter
-    std::vector<std::unique_ptr<uv_tcp_t>> listeners_;
+    union ListenHandle {
+        uv_tcp_t tcp;    // HOST:PORT
+        uv_pipe_t pipe;  // unix:PATH
+    };
+    std::vector<std::unique_ptr<ListenHandle>> listeners_;
     std::vector<uv_stream_t*> pending_accepts_;  // listeners held back by worker_connections
     std::unordered_set<Connection*> connections_;
     bool shutting_down_ = false;

@@ -124,13 +124,18 @@ TEST_CASE("--help lists every setting under its group") {
 }
 
 TEST_CASE("bind addresses: IPv4, IPv6 in brackets, localhost; bad ports and hosts refused") {
-    auto v4 = std::get<TcpAddress>(parse_bind_address("127.0.0.1:80"));
+    auto tcp = [](std::string_view text) { return std::get<TcpAddress>(std::get<BindAddress>(parse_bind_address(text))); };
+    auto v4 = tcp("127.0.0.1:80");
     CHECK(v4.host == "127.0.0.1");
     CHECK(v4.port == 80);
-    auto v6 = std::get<TcpAddress>(parse_bind_address("[::1]:8080"));
+    auto v6 = tcp("[::1]:8080");
     CHECK(v6.ipv6);
     CHECK(v6.host == "::1");
-    CHECK(std::get<TcpAddress>(parse_bind_address("localhost:1")).host == "127.0.0.1");
+    CHECK(tcp("localhost:1").host == "127.0.0.1");
+    CHECK(std::get<UnixAddress>(std::get<BindAddress>(parse_bind_address("unix:/run/app.sock"))).path == "/run/app.sock");
+    CHECK(std::get<FdAddress>(std::get<BindAddress>(parse_bind_address("fd://3"))).fd == 3);
+    CHECK(std::holds_alternative<std::string>(parse_bind_address("unix:")));
+    CHECK(std::holds_alternative<std::string>(parse_bind_address("fd://x")));
     CHECK(std::holds_alternative<std::string>(parse_bind_address("127.0.0.1:99999")));
     CHECK(std::holds_alternative<std::string>(parse_bind_address("example.com:80")));
     CHECK(std::holds_alternative<std::string>(parse_bind_address("[::1:80")));
