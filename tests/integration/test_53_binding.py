@@ -146,12 +146,16 @@ class InheritedSocketTest(BindingCase):
         env = dict(os.environ, LISTEN_FDS="1")
         log = open(self.log_path, "ab")
         self.addCleanup(log.close)
-        proc = subprocess.Popen(["sh", "-c", 'LISTEN_PID=$$ exec "$@"', "sh", BINARY,
+        # The shell moves the socket to fd 3 (and closes the original), then becomes the server.
+        script = 'exec 3<&%d %d<&-; LISTEN_PID=$$ exec "$@"' % (fd, fd) if fd != 3 else 'LISTEN_PID=$$ exec "$@"'
+        proc = subprocess.Popen(["sh", "-c", script, "sh", BINARY,
                                  "--bind", "127.0.0.1:1", fixture_app("testkit")],
-                                pass_fds=[fd], preexec_fn=lambda: os.dup2(fd, 3), env=env,
-                                stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+                                pass_fds=[fd], env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
         self.addCleanup(self.stop, proc)
-        resp = self.get(listener.getsockname()[1])
+        try:
+            resp = self.get(listener.getsockname()[1])
+        except AssertionError as e:
+            raise AssertionError("%s; server log:\n%s" % (e, self.log())) from None
         self.assertEqual(resp.status, 200)
         self.assertIn("Listening at: systemd socket fd 3", self.log())
         self.assertNotIn(b"LISTEN_FDS", resp.body)
