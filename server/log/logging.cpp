@@ -1,10 +1,14 @@
 #include "log/logging.hpp"
 
+#include <mutex>
+#include <vector>
+
 #include <spdlog/async.h>
 #include <spdlog/pattern_formatter.h>
-#include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
+
+#include "log/reopenable_sink.hpp"
 
 namespace cppg::log {
 
@@ -29,6 +33,22 @@ public:
     }
 };
 
+// Every file sink, for reopen_files(). Sinks live as long as their loggers: the process.
+std::mutex file_sinks_mu;
+std::vector<std::shared_ptr<ReopenableFileSink>> file_sinks;
+
+// "-" is the given standard stream; anything else a file that SIGUSR1 can reopen.
+spdlog::sink_ptr make_sink(const std::string& path, bool to_stdout) {
+    if (path == "-" || path.empty()) {
+        if (to_stdout) return std::make_shared<spdlog::sinks::stdout_sink_mt>();
+        return std::make_shared<spdlog::sinks::stderr_sink_mt>();
+    }
+    auto sink = std::make_shared<ReopenableFileSink>(path);
+    std::lock_guard lock(file_sinks_mu);
+    file_sinks.push_back(sink);
+    return sink;
+}
+
 spdlog::level::level_enum level_from(const std::string& name) {
     if (name == "debug") return spdlog::level::debug;
     if (name == "warning") return spdlog::level::warn;
@@ -46,10 +66,7 @@ void AccessLog::write(const AccessRecord& record) {
 std::optional<std::string> setup_error_log(const config::Settings& settings) {
     spdlog::sink_ptr sink;
     try {
-        if (settings.errorlog == "-" || settings.errorlog.empty())
-            sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
-        else
-            sink = std::make_shared<spdlog::sinks::basic_file_sink_mt>(settings.errorlog);
+        sink = make_sink(settings.errorlog, false);
     } catch (const spdlog::spdlog_ex& e) {
         return "setting 'errorlog': cannot open '" + settings.errorlog + "': " + e.what();
     }
@@ -70,10 +87,7 @@ std::variant<std::unique_ptr<AccessLog>, std::string> open_access_log(
     if (auto* err = std::get_if<std::string>(&compiled)) return "setting 'access_log_format': " + *err;
     spdlog::sink_ptr sink;
     try {
-        if (settings.accesslog == "-")
-            sink = std::make_shared<spdlog::sinks::stdout_sink_mt>();
-        else
-            sink = std::make_shared<spdlog::sinks::basic_file_sink_mt>(settings.accesslog);
+        sink = make_sink(settings.accesslog, true);
     } catch (const spdlog::spdlog_ex& e) {
         return "setting 'accesslog': cannot open '" + settings.accesslog + "': " + e.what();
     }
@@ -83,6 +97,14 @@ std::variant<std::unique_ptr<AccessLog>, std::string> open_access_log(
     logger->set_pattern("%v");
     logger->flush_on(spdlog::level::info);  // on the background thread, so it costs requests nothing
     return std::make_unique<AccessLog>(std::move(std::get<AccessFormat>(compiled)), logger);
+}
+
+void reopen_files() {
+    std::lock_guard lock(file_sinks_mu);
+    for (auto& sink : file_sinks) {
+        std::string err = sink->reopen();
+        if (!err.empty()) spdlog::error("{}", err);
+    }
 }
 
 }  // namespace cppg::log

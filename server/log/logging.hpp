@@ -34,4 +34,7 @@ std::optional<std::string> setup_error_log(const config::Settings& settings);
 std::variant<std::unique_ptr<AccessLog>, std::string> open_access_log(
     const config::Settings& settings);
 
+// Reopens every log file (SIGUSR1), so that rotated files are let go.
+void reopen_files();
+
 }  // namespace cppg::log

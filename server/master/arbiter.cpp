@@ -14,6 +14,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "log/logging.hpp"
 #include "master/signals.hpp"
 #include "master/worker_process.hpp"
 
@@ -184,6 +185,11 @@ void Arbiter::handle_signal(int signo) {
         case SIGINT:
         case SIGQUIT: return begin_stop(false);
         case SIGHUP: return handle_hup();
+        case SIGUSR1:
+            log::reopen_files();
+            spdlog::info("USR1: log files reopened");
+            for (auto& [pid, info] : workers_) kill(pid, SIGUSR1);
+            return;
         case SIGTTIN:
             ++num_workers_;
             spdlog::info("TTIN: {} worker(s) wanted", num_workers_);

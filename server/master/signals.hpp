@@ -20,6 +20,7 @@ inline constexpr SignalSpec kSignals[] = {
     {SIGQUIT, "QUIT", "quick stop", "quick stop"},
     {SIGHUP, "HUP", "re-read the config file, start new workers, gracefully stop the old ones",
      "ignored"},
+    {SIGUSR1, "USR1", "reopen the log files and tell every worker to", "reopen the log files"},
     {SIGTTIN, "TTIN", "one worker more", "ignored"},
     {SIGTTOU, "TTOU", "one worker less", "ignored"},
     {SIGCHLD, "CHLD", "reap exited workers and replace them", "default"},

@@ -43,13 +43,14 @@ Worker::Worker(const config::Settings& settings, const app::Plugin& plugin,
     uv_loop_init(&loop_);
     uv_async_init(&loop_, &async_handle_, on_async);
     async_handle_.data = this;
-    for (auto* h : {&sigterm_handle_, &sigint_handle_, &sigquit_handle_}) {
+    for (auto* h : {&sigterm_handle_, &sigint_handle_, &sigquit_handle_, &sigusr1_handle_}) {
         uv_signal_init(&loop_, h);
         h->data = this;
     }
     uv_signal_start(&sigterm_handle_, on_signal, SIGTERM);
     uv_signal_start(&sigint_handle_, on_signal, SIGINT);
     uv_signal_start(&sigquit_handle_, on_signal, SIGQUIT);
+    uv_signal_start(&sigusr1_handle_, on_signal, SIGUSR1);
     uv_timer_init(&loop_, &graceful_timer_handle_);
     graceful_timer_handle_.data = this;
     uv_timer_init(&loop_, &heartbeat_timer_handle_);
@@ -182,6 +183,7 @@ void Worker::on_async(uv_async_t* async) {
 
 void Worker::on_signal(uv_signal_t* signal, int signum) {
     auto* self = static_cast<Worker*>(signal->data);
+    if (signum == SIGUSR1) return log::reopen_files();
     self->begin_shutdown(signum == SIGTERM);
 }
 
@@ -240,6 +242,7 @@ void Worker::close_loop_handles() {
     uv_close(as_handle(&sigterm_handle_), nullptr);
     uv_close(as_handle(&sigint_handle_), nullptr);
     uv_close(as_handle(&sigquit_handle_), nullptr);
+    uv_close(as_handle(&sigusr1_handle_), nullptr);
     uv_close(as_handle(&graceful_timer_handle_), nullptr);
     uv_close(as_handle(&heartbeat_timer_handle_), nullptr);
 }

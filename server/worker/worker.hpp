@@ -74,7 +74,7 @@ private:
 
     uv_loop_t loop_;
     uv_async_t async_handle_;
-    uv_signal_t sigterm_handle_, sigint_handle_, sigquit_handle_;
+    uv_signal_t sigterm_handle_, sigint_handle_, sigquit_handle_, sigusr1_handle_;
     uv_timer_t graceful_timer_handle_;
     uv_timer_t heartbeat_timer_handle_;
     master::WorkerSlot* slot_;

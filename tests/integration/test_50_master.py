@@ -233,3 +233,35 @@ class DevReloadTest(MasterCase):
         with open(path, "w") as f:
             f.write("workers: 2\n")
         self.assertWorkers(server, 2, exclude=old)
+
+
+class LogReopenTest(MasterCase):
+    def test_usr1_reopens_the_log_files_after_rotation(self):
+        server = Server()
+        self.addCleanup(server.cleanup)
+        error_log = os.path.join(server.tmpdir, "error.log")
+        access_log = os.path.join(server.tmpdir, "access.log")
+        server.start(["--workers", "2", "--error-logfile", error_log, "--access-logfile", access_log,
+                      "--access-logformat", "%(U)s"], fixture_app("testkit"))
+        workers = server.wait_workers(2)
+        self.assertEqual(server.get("/before").status, 404)
+        wait_until(lambda: os.path.exists(access_log) and "/before" in _read(access_log), T(5),
+                   what="first access line")
+        # As logrotate does: move the files away, then signal.
+        os.rename(error_log, error_log + ".1")
+        os.rename(access_log, access_log + ".1")
+        os.kill(server.pid, signal.SIGUSR1)
+        wait_until(lambda: os.path.exists(error_log) and "USR1: log files reopened" in _read(error_log),
+                   T(5), what="the master's new error log")
+        # Each worker reopens on its own; requests after that land in the new access log.
+        def after_lands():
+            server.get("/after")
+            return os.path.exists(access_log) and "/after" in _read(access_log)
+        wait_until(after_lands, T(5), interval=0.1, what="an access line in the new file")
+        self.assertNotIn("/after", _read(access_log + ".1"))
+        self.assertEqual(server.worker_pids(), workers, "reopening restarts nothing")
+
+
+def _read(path):
+    with open(path, errors="replace") as f:
+        return f.read()
