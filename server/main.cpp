@@ -77,13 +77,15 @@ int main(int argc, char** argv) {
     std::signal(SIGPIPE, SIG_IGN);
 
     spdlog::info("Starting cppgunicorn {}", cppg::kVersion);
-    auto listeners = cppg::master::systemd_listeners();
+    auto listeners = cppg::master::inherited_listeners();
+    bool upgraded = !listeners.empty();  // started by an old master's USR2
+    if (listeners.empty()) listeners = cppg::master::systemd_listeners();
     if (listeners.empty()) {
         auto bound = cppg::master::bind_listeners(settings.bind, static_cast<int>(settings.backlog));
         if (auto* err = std::get_if<std::string>(&bound)) return fail(kExitBindFailed, *err);
         listeners = std::move(std::get<std::vector<cppg::master::Listener>>(bound));
     }
-    if (settings.daemon) {
+    if (settings.daemon && !upgraded) {  // the old master already detached; its child stays put
         if (auto err = cppg::master::daemonize()) return fail(1, *err);
     }
     for (const auto& l : listeners) spdlog::info("Listening at: {} ({})", l.url, getpid());

@@ -1,5 +1,6 @@
 #include "master/arbiter.hpp"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/inotify.h>
 #include <sys/signalfd.h>
@@ -15,6 +16,7 @@
 #include <spdlog/spdlog.h>
 
 #include "log/logging.hpp"
+#include "master/process.hpp"
 #include "master/signals.hpp"
 #include "master/worker_process.hpp"
 
@@ -75,7 +77,8 @@ Arbiter::Arbiter(config::Config config, std::vector<Listener> listeners)
 }
 
 Arbiter::~Arbiter() {
-    remove_socket_files(listeners_);
+    // After USR2 the sockets belong to the new master too: its files must stay.
+    if (reexec_pid_ == 0) remove_socket_files(listeners_);
     if (signal_fd_ >= 0) close(signal_fd_);
     if (inotify_fd_ >= 0) close(inotify_fd_);
     if (!pidfile_written_.empty()) unlink(pidfile_written_.c_str());
@@ -84,13 +87,14 @@ Arbiter::~Arbiter() {
 void Arbiter::write_pidfile() {
     const std::string& path = config_.settings.pidfile;
     if (path.empty()) return;
-    std::FILE* f = std::fopen(path.c_str(), "w");
-    if (f == nullptr) {
+    // Written aside and renamed into place, so a reader never sees it empty or half written.
+    std::string temp = path + ".tmp";
+    std::FILE* f = std::fopen(temp.c_str(), "w");
+    if (f == nullptr || std::fprintf(f, "%d\n", getpid()) < 0 || std::fclose(f) != 0 ||
+        std::rename(temp.c_str(), path.c_str()) != 0) {
         spdlog::error("cannot write pidfile '{}' ({}: {})", path, errno, std::strerror(errno));
         return;
     }
-    std::fprintf(f, "%d\n", getpid());
-    std::fclose(f);
     pidfile_written_ = path;
 }
 
@@ -190,12 +194,17 @@ void Arbiter::handle_signal(int signo) {
             spdlog::info("USR1: log files reopened");
             for (auto& [pid, info] : workers_) kill(pid, SIGUSR1);
             return;
+        case SIGUSR2: return reexec();
+        case SIGWINCH:
+            spdlog::info("WINCH: stopping the workers gracefully; the master stays");
+            num_workers_ = 0;
+            return;
         case SIGTTIN:
             ++num_workers_;
             spdlog::info("TTIN: {} worker(s) wanted", num_workers_);
             return;
         case SIGTTOU:
-            num_workers_ = std::max(1, num_workers_ - 1);
+            num_workers_ = std::max(num_workers_ > 0 ? 1 : 0, num_workers_ - 1);
             spdlog::info("TTOU: {} worker(s) wanted", num_workers_);
             return;
         default: return;
@@ -231,6 +240,56 @@ void Arbiter::begin_stop(bool graceful) {
     int64_t grace = graceful ? config_.settings.graceful_timeout * 1000 : kQuickStopMs;
     stop_deadline_ms_ = monotonic_ms() + grace;
     for (auto& [pid, info] : workers_) retire_worker(pid, graceful ? SIGTERM : SIGQUIT);
+}
+
+// ---- binary upgrade (USR2) ----
+
+// Forks and execs the executable now on disk with the original arguments, handing over the
+// listening sockets in CPPGUNICORN_FD. Both masters serve until the operator sends WINCH and
+// TERM to this one; if the new one dies first, this one simply goes on.
+void Arbiter::reexec() {
+    if (reexec_pid_ != 0) {
+        spdlog::warn("USR2 ignored: the new master (pid {}) is still running", reexec_pid_);
+        return;
+    }
+    const auto& cmd = original_command();
+    pid_t pid = fork();
+    if (pid < 0) {
+        spdlog::error("fork() for the binary upgrade failed ({}: {})", errno, std::strerror(errno));
+        return;
+    }
+    if (pid == 0) {
+        std::string fds;
+        for (int fd : listen_fds_) {
+            fcntl(fd, F_SETFD, 0);  // the one place these sockets may cross an exec
+            fds += (fds.empty() ? "" : ",") + std::to_string(fd);
+        }
+        setenv(kInheritedFdsVar, fds.c_str(), 1);
+        std::vector<char*> argv;
+        for (const auto& a : cmd) argv.push_back(const_cast<char*>(a.c_str()));
+        argv.push_back(nullptr);
+        execvp(argv[0], argv.data());
+        std::fprintf(stderr, "cppgunicorn: execvp(%s) failed: %s\n", argv[0], std::strerror(errno));
+        _exit(127);
+    }
+    reexec_pid_ = pid;
+    if (!pidfile_written_.empty()) {
+        std::string oldbin = pidfile_written_ + ".oldbin";
+        if (std::rename(pidfile_written_.c_str(), oldbin.c_str()) == 0) pidfile_written_ = oldbin;
+    }
+    spdlog::info("USR2: started a new master (pid {}) from {}; once it serves, send WINCH and "
+                 "then TERM to this master (pid {})", pid, cmd[0], getpid());
+}
+
+void Arbiter::on_reexec_exit(int status) {
+    spdlog::error("the new master (pid {}) {}; this master keeps serving", reexec_pid_,
+                  describe_status(status));
+    reexec_pid_ = 0;
+    const std::string suffix = ".oldbin";
+    if (pidfile_written_.ends_with(suffix)) {
+        std::string original = pidfile_written_.substr(0, pidfile_written_.size() - suffix.size());
+        if (std::rename(pidfile_written_.c_str(), original.c_str()) == 0) pidfile_written_ = original;
+    }
 }
 
 // Workers close their copies as they stop; once the master's are gone too, new clients are
@@ -300,6 +359,10 @@ void Arbiter::reap_workers() {
         int status = 0;
         pid_t pid = waitpid(-1, &status, WNOHANG);
         if (pid <= 0) return;
+        if (pid == reexec_pid_) {
+            on_reexec_exit(status);
+            continue;
+        }
         auto it = workers_.find(pid);
         if (it == workers_.end()) continue;
         WorkerInfo info = it->second;

@@ -50,6 +50,8 @@ private:
     void retire_generation(int generation);
     void handle_signal(int signo);
     void handle_hup();
+    void reexec();
+    void on_reexec_exit(int status);
     void watch_files();
     void read_file_events();
     void begin_stop(bool graceful);
@@ -77,6 +79,7 @@ private:
     int rapid_failures_ = 0;          // workers that died soon after boot, in a row
     int64_t next_spawn_ms_ = 0;       // back-off: no spawn before this
     std::string pidfile_written_;
+    pid_t reexec_pid_ = 0;            // the new master started by USR2, while it runs
 };
 
 }  // namespace cppg::master

@@ -128,6 +128,29 @@ std::vector<Listener> systemd_listeners() {
     return out;
 }
 
+std::vector<Listener> inherited_listeners() {
+    std::vector<Listener> out;
+    const char* list = std::getenv(kInheritedFdsVar);
+    if (list == nullptr) return out;
+    std::string_view rest = list;
+    while (!rest.empty()) {
+        auto comma = rest.find(',');
+        int fd = std::atoi(std::string(rest.substr(0, comma)).c_str());
+        fcntl(fd, F_SETFD, FD_CLOEXEC);
+        // A unix socket keeps its path so the last master to exit can remove the file.
+        sockaddr_un sun{};
+        socklen_t len = sizeof sun;
+        std::string path;
+        if (getsockname(fd, reinterpret_cast<sockaddr*>(&sun), &len) == 0 && sun.sun_family == AF_UNIX)
+            path = sun.sun_path;
+        out.push_back(Listener{fd, "inherited fd " + std::to_string(fd), path});
+        if (comma == std::string_view::npos) break;
+        rest.remove_prefix(comma + 1);
+    }
+    unsetenv(kInheritedFdsVar);
+    return out;
+}
+
 void remove_socket_files(const std::vector<Listener>& listeners) {
     for (const auto& l : listeners)
         if (!l.unix_path.empty()) unlink(l.unix_path.c_str());

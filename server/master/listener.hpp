@@ -18,6 +18,13 @@ struct Listener {
 // are removed so that workers and the app do not see them.
 std::vector<Listener> systemd_listeners();
 
+// The environment variable through which an upgrading master hands its sockets over:
+// "3,4" lists the inherited descriptors.
+inline constexpr const char* kInheritedFdsVar = "CPPGUNICORN_FD";
+
+// The sockets an old master passed in CPPGUNICORN_FD (USR2), or none; the variable is removed.
+std::vector<Listener> inherited_listeners();
+
 // Binds and listens on every address; an error names the address and the failed call.
 std::variant<std::vector<Listener>, std::string> bind_listeners(
     const std::vector<std::string>& addresses, int backlog);

@@ -21,6 +21,7 @@ std::string failed(const std::string& call) {
 
 char* title_start = nullptr;
 size_t title_capacity = 0;
+std::vector<std::string> command;
 
 }  // namespace
 
@@ -76,6 +77,14 @@ std::optional<std::string> drop_privileges(const config::Settings& s) {
 
 void init_process_title(int argc, char** argv) {
     if (argc == 0) return;
+    command.assign(argv, argv + argc);
+    // Before any --chdir: a relative argv[0] is resolved now, while it still means something.
+    if (command[0].find('/') != std::string::npos) {
+        if (char* full = realpath(command[0].c_str(), nullptr)) {
+            command[0] = full;
+            std::free(full);
+        }
+    }
     // argv strings are contiguous; their total length is what a title can use.
     title_start = argv[0];
     char* end = argv[argc - 1] + std::strlen(argv[argc - 1]);
@@ -88,6 +97,8 @@ void set_process_title(std::string_view title) {
     std::memcpy(title_start, title.data(), n);
     std::memset(title_start + n, 0, title_capacity - n + 1);
 }
+
+const std::vector<std::string>& original_command() { return command; }
 
 std::string process_name(const config::Config& config) {
     if (!config.settings.proc_name.empty()) return config.settings.proc_name;

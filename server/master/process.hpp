@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "config/loader.hpp"
 
@@ -21,8 +22,11 @@ std::optional<std::string> daemonize();
 // In a worker, before the app loads: group, supplementary groups, then user.
 std::optional<std::string> drop_privileges(const config::Settings& settings);
 
-// Remembers where argv lives so that set_process_title can overwrite it (what ps shows).
+// Remembers where argv lives so that set_process_title can overwrite it (what ps shows),
+// and keeps a copy of the arguments for a binary upgrade.
 void init_process_title(int argc, char** argv);
+// The command line the server was started with, argv[0] made absolute (for USR2).
+const std::vector<std::string>& original_command();
 void set_process_title(std::string_view title);
 // --name, or the app's file name without directory and extension.
 std::string process_name(const config::Config& config);

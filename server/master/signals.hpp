@@ -23,6 +23,10 @@ inline constexpr SignalSpec kSignals[] = {
     {SIGUSR1, "USR1", "reopen the log files and tell every worker to", "reopen the log files"},
     {SIGTTIN, "TTIN", "one worker more", "ignored"},
     {SIGTTOU, "TTOU", "one worker less", "ignored"},
+    {SIGUSR2, "USR2",
+     "binary upgrade: start a new master from the executable on disk, handing it the listening "
+     "sockets; the pidfile becomes PIDFILE.oldbin", "ignored"},
+    {SIGWINCH, "WINCH", "gracefully stop the workers, keep the master (after USR2)", "ignored"},
     {SIGCHLD, "CHLD", "reap exited workers and replace them", "default"},
 };
 

@@ -265,3 +265,77 @@ class LogReopenTest(MasterCase):
 def _read(path):
     with open(path, errors="replace") as f:
         return f.read()
+
+
+class UpgradeTest(MasterCase):
+    def test_usr2_then_winch_and_term_of_the_old_master_loses_no_request(self):
+        server = Server()
+        self.addCleanup(server.cleanup)
+        pidfile = os.path.join(server.tmpdir, "app.pid")
+        server.start(["--workers", "2", "--pid", pidfile], fixture_app("testkit"))
+        old_workers = server.wait_workers(2)
+        failures, successes = [], []
+        stop = threading.Event()
+
+        def client():
+            count = 0
+            while not stop.is_set() and count < 1000:
+                count += 1
+                try:
+                    resp = server.request(simple_request("GET", "/environ",
+                                                         [("Host", "x"), ("Connection", "close")]),
+                                          timeout=T(10))
+                    (successes if resp.status == 200 else failures).append(resp.status)
+                except Exception as e:  # counted, then asserted
+                    failures.append(repr(e))
+
+        clients = [threading.Thread(target=client) for _ in range(4)]
+        for c in clients:
+            c.start()
+        wait_until(lambda: len(successes) >= 50, T(10), what="load under way")
+
+        os.kill(server.pid, signal.SIGUSR2)
+        def new_master():
+            try:
+                text = _read(pidfile).strip()
+            except FileNotFoundError:  # between the old master's rename and the new one's write
+                return None
+            return text and int(text) != server.pid and int(text)
+        new_pid = wait_until(new_master, T(10), what="the new master's pidfile")
+        self.addCleanup(_terminate, new_pid)
+        self.assertNotEqual(new_pid, server.pid)
+        self.assertEqual(int(_read(pidfile + ".oldbin")), server.pid)
+        wait_until(lambda: len(_children(new_pid)) == 2, T(10), what="the new master's workers")
+
+        os.kill(server.pid, signal.SIGWINCH)  # the old workers finish what they have and go
+        wait_until(lambda: not any(os.path.exists("/proc/%d" % p) for p in old_workers), T(10),
+                   what="the old workers gone")
+        count_at_winch = len(successes)
+        wait_until(lambda: len(successes) >= count_at_winch + 100, T(20), what="the new workers serving")
+        os.kill(server.pid, signal.SIGTERM)
+        self.assertEqual(server.wait_exit(T(10)), 0)
+        count_at_term = len(successes)
+        wait_until(lambda: len(successes) >= count_at_term + 100, T(20), what="serving after the old master left")
+        stop.set()
+        for c in clients:
+            c.join(T(20))
+        self.assertEqual(failures, [])
+        self.assertFalse(os.path.exists(pidfile + ".oldbin"))
+        self.assertEqual(int(_read(pidfile)), new_pid)
+
+
+def _children(pid):
+    try:
+        with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+            return f.read().split()
+    except OSError:
+        return []
+
+
+def _terminate(pid):
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    wait_until(lambda: not os.path.exists("/proc/%d" % pid) or
+               "Z" in _read("/proc/%d/stat" % pid).split()[2], T(10), what="pid %d gone" % pid)
