@@ -16,7 +16,9 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
+import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BUILD_DIR = os.path.abspath(os.environ.get("CPPG_BUILD_DIR") or os.path.join(HERE, "..", "..", "build"))
@@ -62,6 +64,59 @@ def wait_until(predicate, timeout, interval=0.01, what="condition"):
         if time.monotonic() >= deadline:
             raise AssertionError("timed out after %.1f s waiting for %s" % (timeout, what))
         time.sleep(interval)
+
+
+def read_text(path):
+    """A file's text (log files may hold partial UTF-8 while being written)."""
+    with open(path, errors="replace") as f:
+        return f.read()
+
+
+class ServerCase(unittest.TestCase):
+    """A test case whose tests each start their own server with self.start()."""
+
+    def start(self, args, app=None):
+        server = Server()
+        self.addCleanup(server.cleanup)
+        server.start(args, app or fixture_app("testkit"))
+        return server
+
+
+class BoundedLoad:
+    """Clients sending GETs, each on a new connection, until stopped or `limit` requests
+    each. Every failure is kept, so a test can assert that there were none."""
+
+    def __init__(self, server, target="/environ", clients=4, limit=1000, timeout=10.0):
+        self.server, self.target, self.limit, self.timeout = server, target, limit, timeout
+        self.successes, self.failures = [], []
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._run) for _ in range(clients)]
+
+    def start(self):
+        for t in self._threads:
+            t.start()
+        return self
+
+    def stop(self):
+        self._stop.set()
+        for t in self._threads:
+            t.join(self.timeout * 2)
+
+    def wait_for(self, more, timeout, what="requests"):
+        """Waits until `more` requests beyond the current count have succeeded."""
+        goal = len(self.successes) + more
+        wait_until(lambda: len(self.successes) >= goal, timeout, what=what)
+
+    def _run(self):
+        request = simple_request("GET", self.target, [("Host", "x"), ("Connection", "close")])
+        for _ in range(self.limit):
+            if self._stop.is_set():
+                return
+            try:
+                resp = self.server.request(request, timeout=self.timeout)
+                (self.successes if resp.status == 200 else self.failures).append(resp.status)
+            except Exception as e:  # counted, then asserted by the test
+                self.failures.append(repr(e))
 
 
 class ServerExited(AssertionError):
@@ -434,7 +489,6 @@ class HttpReader:
         """Reads one full response. head=True for a HEAD request (no body). 1xx interim
         responses are skipped unless allow_interim, in which case one is returned as is."""
         timeout = timeout or self.timeout
-        deadline = time.monotonic() + timeout
         while True:
             resp = self.read_head(timeout)
             if 100 <= resp.status < 200 and not allow_interim:

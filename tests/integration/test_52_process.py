@@ -6,7 +6,8 @@ import subprocess
 import tempfile
 import unittest
 
-from harness import BINARY, Server, fixture_app, free_port, wait_until, DEFAULT_TIMEOUT
+from harness import (BINARY, DEFAULT_TIMEOUT, ServerCase, fixture_app, free_port, read_text,
+                     wait_until)
 
 
 def cmdline(pid):
@@ -14,23 +15,12 @@ def cmdline(pid):
         return f.read().split(b"\0")[0].decode()
 
 
-def read_text(path):
-    with open(path) as f:
-        return f.read()
-
-
 def status(pid):
     with open("/proc/%d/status" % pid) as f:
         return dict(line.rstrip("\n").split(":\t", 1) for line in f if ":\t" in line)
 
 
-class ProcessSettingsTest(unittest.TestCase):
-    def start(self, args, app=None):
-        server = Server()
-        self.addCleanup(server.cleanup)
-        server.start(args, app or fixture_app("testkit"))
-        return server
-
+class ProcessSettingsTest(ServerCase):
     def test_process_titles_name_the_role_and_the_app(self):
         server = self.start(["--workers", "2"])
         workers = server.wait_workers(2)
