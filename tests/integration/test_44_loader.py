@@ -3,6 +3,9 @@ could not boot), bad configuration exits 2, each with a
 message that names the file or setting and the cause."""
 
 import socket
+import os
+import shutil
+import tempfile
 import unittest
 
 from harness import BINARY, Server, T, example_app, fixture_app
@@ -57,6 +60,45 @@ class StartupFailureTest(unittest.TestCase):
         for fragment in fragments:
             self.assertIn(fragment, log)
         return log
+
+    def test_a_config_error_leaves_nothing_behind(self):
+        tmp = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, tmp)
+        pidfile, sock = os.path.join(tmp, "x.pid"), os.path.join(tmp, "x.sock")
+        config = os.path.join(tmp, "c.yaml")
+        with open(config, "w") as f:
+            f.write("bind: [\"unix:%s\"]\npidfile: %s\nthreds: 4\n" % (sock, pidfile))
+        self.assertConfigError(["-c", config], "config file %s:3:1: unknown setting 'threds'; "
+                               "did you mean 'threads'?" % config)
+        self.assertEqual(os.listdir(tmp), ["c.yaml"], "no pidfile, no socket file")
+
+    def test_invalid_yaml_names_the_position(self):
+        tmp = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, tmp)
+        config = os.path.join(tmp, "c.yaml")
+        with open(config, "w") as f:
+            f.write("threads: 2\nbind: [127.0.0.1:1\n")
+        self.assertConfigError(["-c", config], "config file %s:3:1: invalid YAML: " % config)
+
+    def test_unreadable_config_file(self):
+        self.assertConfigError(["-c", "/nonexistent/c.yaml"],
+                               "setting 'config': cannot read config file '/nonexistent/c.yaml' "
+                               "(No such file or directory)")
+
+    def test_environment_error_names_the_variable(self):
+        code, log = None, None
+        server = Server()
+        self.addCleanup(server.cleanup)
+        os.environ["CPPGUNICORN_THREADS"] = "lots"
+        try:
+            server.start([], example_app("hello"), wait=False, bind=False)
+        finally:
+            del os.environ["CPPGUNICORN_THREADS"]
+        code = server.wait_exit(T(10))
+        log = server.log_text()
+        self.assertEqual(code, EXIT_CONFIG, log)
+        self.assertIn("setting 'threads': value 'lots' is not an integer (from environment "
+                      "CPPGUNICORN_THREADS); allowed: an integer in 1..1024", log)
 
     def test_threads_zero(self):
         self.assertConfigError(["--threads", "0"], "'threads'", "'0'", "command line flag --threads", "1..1024")
