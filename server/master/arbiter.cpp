@@ -25,7 +25,7 @@ namespace cppg::master {
 namespace {
 
 // Slots in the scoreboard: the most workers that can exist at once, old generation included.
-constexpr size_t kMaxWorkerSlots = 2048 + 8;
+constexpr size_t kMaxWorkerSlots = 2 * 1024 + 8;  // --workers allows 1024; HUP doubles briefly
 // After SIGABRT for a timeout, how long a worker gets to write its backtrace and die.
 constexpr int64_t kAbortGraceMs = 5000;
 // A quick stop gives workers this long before SIGKILL.

@@ -29,7 +29,8 @@ void WorkerSlot::begin_request(size_t thread, std::string_view method, std::stri
     size_t m = std::min(target.size(), kRequestLineBytes - 1 - n);
     std::memcpy(t.request_line + n, target.data(), m);
     t.request_line[n + m] = '\0';
-    t.tid.store(static_cast<pid_t>(syscall(SYS_gettid)), std::memory_order_relaxed);
+    thread_local const pid_t tid = static_cast<pid_t>(syscall(SYS_gettid));  // once per thread
+    t.tid.store(tid, std::memory_order_relaxed);
     t.started_ms.store(monotonic_ms(), std::memory_order_release);
 }
 
@@ -43,22 +44,22 @@ Scoreboard::Scoreboard(size_t slots) : slots_(slots) {
     void* mem = mmap(nullptr, sizeof(WorkerSlot) * slots, PROT_READ | PROT_WRITE,
                      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (mem == MAP_FAILED) throw std::runtime_error("mmap() of the scoreboard failed");
+    // Slots are constructed when claimed: touching every page here would make all of them
+    // resident in the master (megabytes) for the few workers that exist. Fresh anonymous
+    // memory is zero, which is also what an unclaimed slot's pid (0 = free) must read.
     base_ = static_cast<WorkerSlot*>(mem);
-    for (size_t i = 0; i < slots; ++i) new (&base_[i]) WorkerSlot();
 }
 
 Scoreboard::~Scoreboard() { munmap(base_, sizeof(WorkerSlot) * slots_); }
 
 WorkerSlot* Scoreboard::claim(pid_t pid) {
     for (size_t i = 0; i < slots_; ++i) {
-        WorkerSlot& s = base_[i];
-        if (s.pid.load() != 0) continue;
-        s.beat_ms.store(monotonic_ms());
-        s.loop_tid.store(0);
-        s.requests.store(0);
-        for (auto& t : s.threads) t.started_ms.store(0);
-        s.pid.store(pid);
-        return &s;
+        WorkerSlot* s = &base_[i];
+        if (s->pid.load() != 0) continue;
+        s = new (s) WorkerSlot();  // no worker uses a free slot, so it may be rebuilt
+        s->beat_ms.store(monotonic_ms());
+        s->pid.store(pid);
+        return s;
     }
     return nullptr;
 }
