@@ -24,7 +24,12 @@ static int hello_handle(void *state, cppg_request_t *req) {
 }
 
 __attribute__((visibility("default"))) const cppg_app_t *cppg_app_on_load(void) {
-    static const cppg_app_t app = {CPPG_ABI_VERSION, sizeof(cppg_app_t), "hello", hello_init,
-                                   hello_handle, NULL, {0}};
+    static const cppg_app_t app = {
+        .abi_version = CPPG_ABI_VERSION,
+        .struct_size = sizeof(cppg_app_t),
+        .name = "hello",
+        .init = hello_init,
+        .handle = hello_handle,
+    };
     return &app;
 }

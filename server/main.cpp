@@ -15,10 +15,11 @@
 
 namespace {
 
-// Exit codes, as gunicorn's: 1 when a socket cannot be bound, 2 for bad configuration;
-// the arbiter returns 3 when a worker cannot boot.
+// Exit codes, as gunicorn's: 1 when a socket cannot be bound, 2 for bad configuration,
+// 4 when a preloaded app cannot be loaded; the arbiter returns 3 when a worker cannot boot.
 constexpr int kExitConfig = 2;
 constexpr int kExitBindFailed = 1;
+constexpr int kExitAppLoad = 4;
 
 int fail(int code, const std::string& message) {
     spdlog::critical("{}", message);
@@ -91,7 +92,17 @@ int main(int argc, char** argv) {
     for (const auto& l : listeners) spdlog::info("Listening at: {} ({})", l.url, getpid());
     cppg::master::set_process_title("cppgunicorn: master [" + cppg::master::process_name(cmd) + "]");
 
-    cppg::master::Arbiter arbiter(std::move(cmd), std::move(listeners));
+    std::unique_ptr<cppg::app::Plugin> preloaded;
+    if (settings.preload_app) {
+        auto loaded = cppg::app::Plugin::load(cmd.app_path);
+        if (auto* err = std::get_if<std::string>(&loaded)) return fail(kExitAppLoad, *err);
+        preloaded = std::move(std::get<std::unique_ptr<cppg::app::Plugin>>(loaded));
+        cppg::app::set_preloaded(true);
+        auto err = preloaded->init(cmd.app_args);
+        cppg::app::set_preloaded(false);
+        if (err) return fail(kExitAppLoad, *err);
+    }
+    cppg::master::Arbiter arbiter(std::move(cmd), std::move(listeners), std::move(preloaded));
     int rc = arbiter.run();
     spdlog::shutdown();
     return rc;

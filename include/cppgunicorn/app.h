@@ -17,7 +17,7 @@
  *   - Functions return 0 (or a count) on success and a negative CPPG_E* code on failure,
  *     as libuv does; cppg_host_t.strerror turns a code into text.
  *   - No function of the host table may be called with a request handle after the handle
- *     callback for that request has returned.
+ *     callback for that request has returned (post_request may still read it).
  *   - Strings passed by the host are not NUL-terminated unless stated; they are (ptr, len).
  *   - No C++ exception may cross this boundary. The SDK catches them for you.
  */
@@ -175,6 +175,17 @@ typedef struct cppg_host {
      * @return a NUL-terminated static string. OWNERSHIP: host_ptr, never freed.
      */
     const char *(*strerror)(int err);
+
+    /* ---- Appended after version 1.0: check struct_size before use. ---- */
+
+    /**
+     * Whether the app was loaded in the master before the workers were forked (--preload).
+     * Meant for init: with preload, init runs once in the master, and anything that must not
+     * be shared between processes (threads, connections, random seeds) belongs in the
+     * worker_start hook instead.
+     * @return 1 when preloaded, 0 when init runs in the worker itself.
+     */
+    int (*preloaded)(void);
 } cppg_host_t;
 
 /**
@@ -211,13 +222,58 @@ typedef struct cppg_app {
     int (*handle)(void *app_state, cppg_request_t *req);
 
     /**
-     * Called once when the worker stops, after the last request finished. May be NULL.
+     * Called once when the process that ran init stops: the worker, or with --preload the
+     * master (gunicorn's on_exit). May be NULL.
      * @param app_state the pointer stored by init.
      */
     void (*shutdown)(void *app_state);
 
-    /** Must be zero; room for hooks added in later ABI versions (thread start/stop, ...). */
-    void *reserved[8];
+    /*
+     * Optional hooks, gunicorn's server hooks for plugins. Each may be NULL. They take the
+     * place of reserved slots, so an app that leaves them zero keeps working.
+     */
+
+    /**
+     * In each worker after fork (and after init, or after the master's init with --preload),
+     * before it serves: gunicorn's post_fork / post_worker_init. Open per-process resources
+     * here.
+     * @param app_state the pointer stored by init.
+     * @return 0 to proceed; anything else makes the worker fail to boot (the master stops).
+     */
+    int (*worker_start)(void *app_state);
+
+    /**
+     * On each app thread when it starts and before it ends.
+     * @param app_state the pointer stored by init.
+     * @param thread_index 0 .. threads-1 within the worker.
+     */
+    void (*thread_start)(void *app_state, unsigned thread_index);
+    void (*thread_stop)(void *app_state, unsigned thread_index);
+
+    /**
+     * On the app thread right before handle (gunicorn's pre_request).
+     * @param app_state the pointer stored by init.
+     * @param req the request; the host table may be used with it as in handle.
+     */
+    void (*pre_request)(void *app_state, cppg_request_t *req);
+
+    /**
+     * On the app thread after handle returned and the response was handed to the server
+     * (gunicorn's post_request). The request's environ and headers may still be read.
+     * @param app_state the pointer stored by init.
+     * @param req the request; read-only calls only (environ_get, header_count, header_at).
+     * @param status the status sent (500 when the app failed before answering).
+     */
+    void (*post_request)(void *app_state, cppg_request_t *req, int status);
+
+    /**
+     * In the worker after its last request, before shutdown (gunicorn's worker_exit).
+     * @param app_state the pointer stored by init.
+     */
+    void (*worker_exit)(void *app_state);
+
+    /** Must be zero; room for later additions. */
+    void *reserved[2];
 } cppg_app_t;
 
 /**

@@ -159,6 +159,51 @@ struct Adapter {
         return -1;  // the host answers 500, or closes if the response had started
     }
     static void shutdown(void* state) { delete static_cast<App*>(state); }
+
+    // Optional hooks: an app class opts in by having the member function.
+    static constexpr bool kWorkerStart = requires(App& a) { a.worker_start(); };
+    static constexpr bool kThreadStart = requires(App& a) { a.thread_start(0u); };
+    static constexpr bool kThreadStop = requires(App& a) { a.thread_stop(0u); };
+    static constexpr bool kWorkerExit = requires(App& a) { a.worker_exit(); };
+
+    static int worker_start(void* state) {
+        if constexpr (kWorkerStart) {
+            try {
+                static_cast<App*>(state)->worker_start();
+            } catch (const std::exception& e) {
+                log(CPPG_LOG_ERROR, std::string("worker_start failed: ") + e.what());
+                return -1;
+            }
+        }
+        return 0;
+    }
+    static void thread_start(void* state, unsigned index) {
+        if constexpr (kThreadStart) static_cast<App*>(state)->thread_start(index);
+    }
+    static void thread_stop(void* state, unsigned index) {
+        if constexpr (kThreadStop) static_cast<App*>(state)->thread_stop(index);
+    }
+    static void worker_exit(void* state) {
+        if constexpr (kWorkerExit) static_cast<App*>(state)->worker_exit();
+    }
+
+    static constexpr cppg_app_t descriptor(const char* name) {
+        return cppg_app_t{
+            .abi_version = CPPG_ABI_VERSION,
+            .struct_size = sizeof(cppg_app_t),
+            .name = name,
+            .init = &init,
+            .handle = &handle,
+            .shutdown = &shutdown,
+            .worker_start = kWorkerStart ? &worker_start : nullptr,
+            .thread_start = kThreadStart ? &thread_start : nullptr,
+            .thread_stop = kThreadStop ? &thread_stop : nullptr,
+            .pre_request = nullptr,
+            .post_request = nullptr,
+            .worker_exit = kWorkerExit ? &worker_exit : nullptr,
+            .reserved = {},
+        };
+    }
 };
 
 }  // namespace detail
@@ -166,15 +211,14 @@ struct Adapter {
 }  // namespace cppg
 
 // Exports an app class as a cppgunicorn plugin. Use once per shared object.
+// Optional member functions of the app class become the ABI's hooks:
+//   void worker_start();              after fork, before serving (may throw: boot fails)
+//   void thread_start(unsigned i);    on each app thread
+//   void thread_stop(unsigned i);
+//   void worker_exit();               after the last request
 #define CPPG_APP(AppType, app_name)                                                        \
     extern "C" __attribute__((visibility("default"))) const cppg_app_t* cppg_app_on_load() { \
-        static const cppg_app_t descriptor = {                                             \
-            CPPG_ABI_VERSION,                                                              \
-            sizeof(cppg_app_t),                                                            \
-            app_name,                                                                      \
-            &::cppg::detail::Adapter<AppType>::init,                                       \
-            &::cppg::detail::Adapter<AppType>::handle,                                     \
-            &::cppg::detail::Adapter<AppType>::shutdown,                                   \
-            {}};                                                                           \
+        static const cppg_app_t descriptor =                                               \
+            ::cppg::detail::Adapter<AppType>::descriptor(app_name);                        \
         return &descriptor;                                                                \
     }

@@ -65,13 +65,20 @@ const char* host_strerror(int err) {
     }
 }
 
+bool preloaded_flag = false;
+
+int host_preloaded() { return preloaded_flag ? 1 : 0; }
+
 const cppg_host_t kHostTable = {
     sizeof(cppg_host_t), CPPG_ABI_VERSION, host_environ_get, host_header_count, host_header_at,
     host_read,           host_start_response, host_write, host_log, host_strerror,
+    host_preloaded,
 };
 
 }  // namespace
 
 const cppg_host_t* host_table() { return &kHostTable; }
+
+void set_preloaded(bool preloaded) { preloaded_flag = preloaded; }
 
 }  // namespace cppg::app

@@ -88,6 +88,33 @@ int Plugin::handle(cppg_request_t* request, bool& threw) const noexcept {
     return -1;
 }
 
+std::optional<std::string> Plugin::worker_start() const {
+    if (app_->worker_start == nullptr) return std::nullopt;
+    int rc = app_->worker_start(state_);
+    if (rc != 0) return "app '" + path_ + "' worker_start failed with code " + std::to_string(rc);
+    return std::nullopt;
+}
+
+void Plugin::thread_start(unsigned index) const {
+    if (app_->thread_start) app_->thread_start(state_, index);
+}
+
+void Plugin::thread_stop(unsigned index) const {
+    if (app_->thread_stop) app_->thread_stop(state_, index);
+}
+
+void Plugin::pre_request(cppg_request_t* request) const {
+    if (app_->pre_request) app_->pre_request(state_, request);
+}
+
+void Plugin::post_request(cppg_request_t* request, int status) const {
+    if (app_->post_request) app_->post_request(state_, request, status);
+}
+
+void Plugin::worker_exit() const {
+    if (app_->worker_exit) app_->worker_exit(state_);
+}
+
 void Plugin::shutdown() {
     if (!initialized_) return;
     initialized_ = false;

@@ -26,6 +26,14 @@ public:
     int handle(cppg_request_t* request, bool& threw) const noexcept;
     void shutdown();
 
+    // The optional hooks; each is a no-op when the app leaves it NULL.
+    std::optional<std::string> worker_start() const;
+    void thread_start(unsigned index) const;
+    void thread_stop(unsigned index) const;
+    void pre_request(cppg_request_t* request) const;
+    void post_request(cppg_request_t* request, int status) const;
+    void worker_exit() const;
+
     const std::string& name() const { return name_; }
     const std::string& path() const { return path_; }
 
@@ -44,5 +52,7 @@ private:
 
 // The host function table given to every app.
 const cppg_host_t* host_table();
+// What host->preloaded() answers: set in the master around a --preload init.
+void set_preloaded(bool preloaded);
 
 }  // namespace cppg::app

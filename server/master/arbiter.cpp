@@ -66,9 +66,11 @@ sigset_t Arbiter::handled_signals() {
     return set;
 }
 
-Arbiter::Arbiter(config::Config config, std::vector<Listener> listeners)
+Arbiter::Arbiter(config::Config config, std::vector<Listener> listeners,
+                 std::unique_ptr<app::Plugin> preloaded)
     : config_(std::move(config)),
       listeners_(std::move(listeners)),
+      preloaded_(std::move(preloaded)),
       scoreboard_(kMaxWorkerSlots),
       num_workers_(static_cast<int>(config_.settings.workers)) {
     for (const auto& l : listeners_) listen_fds_.push_back(l.fd);
@@ -125,6 +127,7 @@ int Arbiter::run() {
         manage_workers();
         if (stopping_ && workers_.empty()) exit_code_ = halt_code_.value_or(0);
     }
+    if (preloaded_) preloaded_->shutdown();  // gunicorn's on_exit, for a preloaded app
     spdlog::info("Shutting down: master");
     return *exit_code_;
 }
@@ -316,7 +319,7 @@ void Arbiter::spawn_worker() {
     if (pid == 0) {
         close(signal_fd_);
         slot->pid.store(getpid());
-        run_worker(config_, listen_fds_, slot, handled_signals());
+        run_worker(config_, listen_fds_, slot, handled_signals(), preloaded_.get());
     }
     slot->pid.store(pid);
     workers_[pid] = WorkerInfo{slot, generation_, monotonic_ms(), 0, false};

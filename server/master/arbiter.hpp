@@ -8,10 +8,12 @@
 #include <csignal>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "app/plugin.hpp"
 #include "config/loader.hpp"
 #include "master/listener.hpp"
 #include "master/scoreboard.hpp"
@@ -20,7 +22,9 @@ namespace cppg::master {
 
 class Arbiter {
 public:
-    Arbiter(config::Config config, std::vector<Listener> listeners);
+    // `preloaded` is the app loaded and initialised here with --preload, or null.
+    Arbiter(config::Config config, std::vector<Listener> listeners,
+            std::unique_ptr<app::Plugin> preloaded);
     ~Arbiter();
     Arbiter(const Arbiter&) = delete;
     Arbiter& operator=(const Arbiter&) = delete;
@@ -64,6 +68,7 @@ private:
     config::Config config_;
     std::vector<Listener> listeners_;
     std::vector<int> listen_fds_;
+    std::unique_ptr<app::Plugin> preloaded_;
     Scoreboard scoreboard_;
     std::map<pid_t, WorkerInfo> workers_;
     int num_workers_;

@@ -18,6 +18,8 @@ namespace cppg::master {
 
 namespace {
 
+[[noreturn]] void leave(int code);
+
 // SIGABRT from the master lands on the stuck thread (tgkill): print where it is, then die.
 void on_abort(int signo) {
     char head[96];
@@ -47,8 +49,23 @@ void install_abort_backtrace() {
 
 }  // namespace
 
+// Loads the app in this worker (the default, without --preload), or exits with a boot error.
+std::unique_ptr<app::Plugin> load_app(const config::Config& config) {
+    auto loaded = app::Plugin::load(config.app_path);
+    if (auto* err = std::get_if<std::string>(&loaded)) {
+        spdlog::critical("{}", *err);
+        leave(kWorkerAppLoadError);
+    }
+    auto plugin = std::move(std::get<std::unique_ptr<app::Plugin>>(loaded));
+    if (auto err = plugin->init(config.app_args)) {
+        spdlog::critical("{}", *err);
+        leave(kWorkerAppLoadError);
+    }
+    return plugin;
+}
+
 void run_worker(const config::Config& config, const std::vector<int>& listen_fds,
-                WorkerSlot* slot, const sigset_t& master_signals) {
+                WorkerSlot* slot, const sigset_t& master_signals, app::Plugin* preloaded) {
     install_abort_backtrace();
     set_process_title("cppgunicorn: worker [" + process_name(config) + "]");
     spdlog::info("Booting worker with pid: {}", getpid());
@@ -62,15 +79,11 @@ void run_worker(const config::Config& config, const std::vector<int>& listen_fds
                          config.settings.group, *err);
         leave(kWorkerBootError);
     }
-    auto loaded = app::Plugin::load(config.app_path);
-    if (auto* err = std::get_if<std::string>(&loaded)) {
+    std::unique_ptr<app::Plugin> own = preloaded ? nullptr : load_app(config);
+    app::Plugin& plugin = preloaded ? *preloaded : *own;
+    if (auto err = plugin.worker_start()) {
         spdlog::critical("{}", *err);
-        leave(kWorkerAppLoadError);
-    }
-    auto& plugin = *std::get<std::unique_ptr<app::Plugin>>(loaded);
-    if (auto err = plugin.init(config.app_args)) {
-        spdlog::critical("{}", *err);
-        leave(kWorkerAppLoadError);
+        leave(kWorkerBootError);
     }
     int rc = 0;
     {
@@ -84,7 +97,8 @@ void run_worker(const config::Config& config, const std::vector<int>& listen_fds
         pthread_sigmask(SIG_UNBLOCK, &master_signals, nullptr);
         rc = worker.run();
     }
-    plugin.shutdown();
+    plugin.worker_exit();
+    if (own) own->shutdown();  // a preloaded app is shut down by the master, at its exit
     spdlog::info("Worker exiting (pid: {})", getpid());
     leave(rc);
 }

@@ -4,6 +4,7 @@
 #include <csignal>
 #include <vector>
 
+#include "app/plugin.hpp"
 #include "config/loader.hpp"
 #include "master/scoreboard.hpp"
 
@@ -13,8 +14,10 @@ namespace cppg::master {
 constexpr int kWorkerBootError = 3;
 constexpr int kWorkerAppLoadError = 4;
 
-// Runs in the child; never returns.
+// Runs in the child; never returns. `preloaded` is the app the master loaded (--preload),
+// or null for the worker to load it.
 [[noreturn]] void run_worker(const config::Config& config, const std::vector<int>& listen_fds,
-                             WorkerSlot* slot, const sigset_t& master_signals);
+                             WorkerSlot* slot, const sigset_t& master_signals,
+                             app::Plugin* preloaded);
 
 }  // namespace cppg::master

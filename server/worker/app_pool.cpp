@@ -43,6 +43,12 @@ void AppPool::stop() {
 }
 
 void AppPool::run_thread(size_t index) {
+    plugin_.thread_start(static_cast<unsigned>(index));
+    serve(index);
+    plugin_.thread_stop(static_cast<unsigned>(index));
+}
+
+void AppPool::serve(size_t index) {
     std::unique_lock lock(mu_);
     for (;;) {
         if (queue_.empty() && !stopping_) {
@@ -60,9 +66,12 @@ void AppPool::run_thread(size_t index) {
         lock.unlock();
         bool threw = false;
         if (slot_) slot_->begin_request(index, exchange->request().method(), exchange->request().target());
+        plugin_.pre_request(exchange);
         int rc = plugin_.handle(exchange, threw);
         if (slot_) slot_->end_request(index);
-        exchange->finish(rc, threw);
+        int status = exchange->conclude(rc, threw);
+        plugin_.post_request(exchange, status);
+        exchange->publish();  // from here on the loop may reuse or free the exchange
         lock.lock();
     }
 }

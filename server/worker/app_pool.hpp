@@ -29,6 +29,7 @@ public:
 
 private:
     void run_thread(size_t index);
+    void serve(size_t index);
     bool spin_for_work();
 
     static constexpr int kSpinIterations = 300;  // a few microseconds of pause instructions

@@ -282,7 +282,7 @@ void Exchange::flush_locked(std::unique_lock<std::mutex>& lock) {
     }
 }
 
-void Exchange::finish(int rc, bool threw) {
+int Exchange::conclude(int rc, bool threw) {
     std::unique_lock lock(mu_);
     final_close_ = writer_.close_after();
     if (!writer_.started()) {
@@ -304,6 +304,11 @@ void Exchange::finish(int rc, bool threw) {
         final_close_ = true;
     }
     if (writer_.started()) final_status_ = writer_.status();
+    return final_status_;
+}
+
+void Exchange::publish() {
+    std::unique_lock lock(mu_);
     app_done_ = true;
     flush_locked(lock);
     post_locked();

@@ -89,8 +89,11 @@ public:
     ptrdiff_t read(void* buf, size_t len);
     int start_response(const char* status, const cppg_header_t* headers, size_t n);
     int write(const void* data, size_t len);
-    // Called by the pool after the app's handle returned with `rc`.
-    void finish(int rc, bool threw);
+    // After the app's handle returned `rc`: settles the response (500 if none started) and
+    // returns its status, without telling the loop yet, so post_request can still read the
+    // request. publish() then hands the rest to the loop; the exchange may be reused after.
+    int conclude(int rc, bool threw);
+    void publish();
 
     const http::Request& request() const { return *request_; }
 
@@ -130,7 +133,7 @@ private:
     http::ResponseWriter writer_{{}};
     std::string local_out_;
     bool invalid_response_ = false;
-    int final_status_ = 0;      // set by finish(), read by take_update() under mu_
+    int final_status_ = 0;      // set by conclude(), read by take_update() under mu_
     bool final_close_ = false;
     std::vector<std::pair<std::string, std::string>> response_headers_;
     std::deque<std::pair<std::string, std::string>> environ_cache_;  // stable addresses

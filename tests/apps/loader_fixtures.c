@@ -12,8 +12,10 @@ __attribute__((unused)) static int fixture_handle(void *state, cppg_request_t *r
 
 #if defined(FIXTURE_BAD_VERSION)
 __attribute__((visibility("default"))) const cppg_app_t *cppg_app_on_load(void) {
-    static const cppg_app_t app = {CPPG_ABI_VERSION + 41, sizeof(cppg_app_t), "badversion",
-                                   NULL, fixture_handle, NULL, {0}};
+    static const cppg_app_t app = {.abi_version = CPPG_ABI_VERSION + 41,
+                                   .struct_size = sizeof(cppg_app_t),
+                                   .name = "badversion",
+                                   .handle = fixture_handle};
     return &app;
 }
 #elif defined(FIXTURE_INIT_FAILS)
@@ -22,16 +24,21 @@ static int fixture_init(const cppg_host_t *h, int argc, const char *const *argv,
     return 7;
 }
 __attribute__((visibility("default"))) const cppg_app_t *cppg_app_on_load(void) {
-    static const cppg_app_t app = {CPPG_ABI_VERSION, sizeof(cppg_app_t), "initfails",
-                                   fixture_init, fixture_handle, NULL, {0}};
+    static const cppg_app_t app = {.abi_version = CPPG_ABI_VERSION,
+                                   .struct_size = sizeof(cppg_app_t),
+                                   .name = "initfails",
+                                   .init = fixture_init,
+                                   .handle = fixture_handle};
     return &app;
 }
 #elif defined(FIXTURE_MISSING_DEP)
 /* Calls into a library that is not installed at run time. */
 extern int cppg_fixture_dependency(void);
 __attribute__((visibility("default"))) const cppg_app_t *cppg_app_on_load(void) {
-    static const cppg_app_t app = {CPPG_ABI_VERSION, sizeof(cppg_app_t), "missingdep", NULL,
-                                   fixture_handle, NULL, {0}};
+    static const cppg_app_t app = {.abi_version = CPPG_ABI_VERSION,
+                                   .struct_size = sizeof(cppg_app_t),
+                                   .name = "missingdep",
+                                   .handle = fixture_handle};
     return cppg_fixture_dependency() ? &app : NULL;
 }
 #elif defined(FIXTURE_DEPENDENCY)
