@@ -1,13 +1,16 @@
 /* Test fixture: logs every lifecycle hook with the pid, so tests can check which process
- * and thread each one runs in. App argument "fail-worker-start" makes worker_start fail. */
+ * and thread each one runs in. App argument "fail-worker-start" makes worker_start fail,
+ * "crash-worker-start" makes it crash. */
 #include <cppgunicorn/app.h>
 
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 static const cppg_host_t *host;
 static int fail_worker_start;
+static int crash_worker_start;
 
 static void say(const char *text) {
     char line[256];
@@ -19,6 +22,7 @@ static int hooks_init(const cppg_host_t *h, int argc, const char *const *argv, v
     (void)state;
     host = h;
     fail_worker_start = argc > 0 && strcmp(argv[0], "fail-worker-start") == 0;
+    crash_worker_start = argc > 0 && strcmp(argv[0], "crash-worker-start") == 0;
     int preloaded = h->struct_size >= sizeof(cppg_host_t) && h->preloaded();
     say(preloaded ? "init preloaded=1" : "init preloaded=0");
     return 0;
@@ -27,6 +31,7 @@ static int hooks_init(const cppg_host_t *h, int argc, const char *const *argv, v
 static int hooks_worker_start(void *state) {
     (void)state;
     say("worker_start");
+    if (crash_worker_start) raise(SIGSEGV); /* a worker that dies at every boot */
     return fail_worker_start ? 1 : 0;
 }
 

@@ -1,8 +1,9 @@
 """The app's lifecycle hooks, with and without --preload: which process runs each, and when."""
 import re
+import socket
 import unittest
 
-from harness import ServerCase, Server, T, fixture_app
+from harness import SANITIZER, HttpReader, Server, ServerCase, T, fixture_app
 
 
 def events(log, name):
@@ -62,3 +63,35 @@ class HooksTest(ServerCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class SupervisionTest(ServerCase):
+    @unittest.skipIf(SANITIZER, "the sanitizer turns the deliberate SIGSEGV into a report")
+    def test_workers_dying_at_boot_are_respawned_with_a_growing_delay(self):
+        server = Server()
+        self.addCleanup(server.cleanup)
+        server.start([], fixture_app("hooks"), app_args=["crash-worker-start"], wait=False)
+        m = server.wait_for_log(r"worker died 3 time\(s\) in a row right after boot; next spawn in (\d+) ms",
+                                timeout=T(10))
+        delays = [int(d) for d in re.findall(r"in a row right after boot; next spawn in (\d+) ms",
+                                             server.log_text())]
+        self.assertEqual(delays[:3], [200, 400, 800], "exponential back-off, not a spin")
+        self.assertIsNotNone(m)
+        self.assertIsNone(server.returncode, "a crash is not a boot failure: the master stays")
+
+    def test_worker_connections_caps_what_one_worker_holds(self):
+        server = self.start(["--workers", "1", "--worker-connections", "2", "--keep-alive", "30"])
+        held = [server.connect() for _ in range(2)]
+        for sock in held:
+            sock.sendall(b"GET /environ HTTP/1.1\r\nHost: x\r\n\r\n")
+            self.assertEqual(HttpReader(sock).read_response().status, 200)
+        third = server.connect()
+        self.addCleanup(third.close)
+        third.sendall(b"GET /environ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        third.settimeout(0.5)
+        with self.assertRaises(socket.timeout):  # waits in the backlog: the worker is full
+            third.recv(1)
+        held[0].close()  # a slot frees up: the waiting connection is accepted and served
+        third.settimeout(T(5))
+        self.assertEqual(HttpReader(third, timeout=T(5)).read_response().status, 200)
+        held[1].close()
