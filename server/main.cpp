@@ -76,6 +76,9 @@ int main(int argc, char** argv) {
         return kExitConfig;
     }
     std::signal(SIGPIPE, SIG_IGN);
+    if (settings.capture_output && settings.errorlog != "-" && !settings.errorlog.empty()) {
+        if (auto err = cppg::log::capture_output(settings.errorlog)) return fail(kExitConfig, *err);
+    }
 
     spdlog::info("Starting cppgunicorn {}", cppg::kVersion);
     auto listeners = cppg::master::inherited_listeners();

@@ -1,9 +1,13 @@
 #include "config/settings.hpp"
 
+#include <arpa/inet.h>
 #include <grp.h>
 #include <pwd.h>
 #include <sys/stat.h>
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <charconv>
 #include <type_traits>
 
@@ -29,13 +33,18 @@ ValueRef member_of(Settings& s, size_t index) {
 
 std::optional<std::string> check_int(const SettingSpec& spec, std::string_view text,
                                      IntValue& out) {
+    std::string_view range = spec.allowed.substr(0, spec.allowed.find('|'));
+    if (text == "auto" && spec.allowed.ends_with("|auto")) {
+        out = std::max<long>(1, sysconf(_SC_NPROCESSORS_ONLN));  // one per CPU core
+        return std::nullopt;
+    }
     auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
     if (ec != std::errc() || end != text.data() + text.size() || text.empty())
         return std::string("is not an integer");
-    auto dots = spec.allowed.find("..");
+    auto dots = range.find("..");
     IntValue lo = 0, hi = 0;
-    std::from_chars(spec.allowed.data(), spec.allowed.data() + dots, lo);
-    std::from_chars(spec.allowed.data() + dots + 2, spec.allowed.data() + spec.allowed.size(), hi);
+    std::from_chars(range.data(), range.data() + dots, lo);
+    std::from_chars(range.data() + dots + 2, range.data() + range.size(), hi);
     if (out < lo || out > hi) return std::string("is out of range");
     return std::nullopt;
 }
@@ -62,6 +71,18 @@ std::optional<std::string> run_validator(std::string_view validator, std::string
     if (validator == "@address") {
         auto parsed = parse_bind_address(text);
         if (auto* err = std::get_if<std::string>(&parsed)) return "is not a valid address: " + *err;
+    } else if (validator == "@ip_list") {
+        std::string_view rest = text;
+        while (!rest.empty()) {
+            auto comma = rest.find(',');
+            std::string item(rest.substr(0, comma));
+            unsigned char buf[16];
+            if (item != "*" && inet_pton(AF_INET, item.c_str(), buf) != 1 &&
+                inet_pton(AF_INET6, item.c_str(), buf) != 1)
+                return "has '" + item + "', which is not a numeric IP address or *";
+            if (comma == std::string_view::npos) break;
+            rest.remove_prefix(comma + 1);
+        }
     } else if (validator == "@octal") {
         std::string_view digits = text.starts_with("0o") ? text.substr(2) : text;
         if (digits.empty() || digits.size() > 4 || digits.find_first_not_of("01234567") != std::string_view::npos)
@@ -129,7 +150,11 @@ std::string_view type_name(SettingType type) {
 
 std::string describe_allowed(const SettingSpec& spec) {
     switch (spec.type) {
-        case SettingType::Int: return "an integer in " + std::string(spec.allowed);
+        case SettingType::Int:
+            if (spec.allowed.ends_with("|auto"))
+                return "an integer in " + std::string(spec.allowed.substr(0, spec.allowed.find('|'))) +
+                       ", or auto";
+            return "an integer in " + std::string(spec.allowed);
         case SettingType::Bool: return "true or false";
         case SettingType::Choice: return "one of " + std::string(spec.allowed);
         default: break;
@@ -137,6 +162,7 @@ std::string describe_allowed(const SettingSpec& spec) {
     if (spec.allowed == "@address") return "HOST:PORT, [IPV6]:PORT, unix:PATH or fd://N";
     if (spec.allowed == "@access_format") return "text with gunicorn %(atom)s atoms";
     if (spec.allowed == "@file") return "the path of a readable YAML file";
+    if (spec.allowed == "@ip_list") return "numeric IP addresses separated by commas, or *";
     if (spec.allowed == "@octal") return "an octal mode such as 022 or 0o22";
     if (spec.allowed == "@env") return "KEY=VALUE";
     if (spec.allowed == "@user") return "a user name or uid on this system";

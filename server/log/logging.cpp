@@ -1,5 +1,10 @@
 #include "log/logging.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <mutex>
 #include <vector>
 
@@ -99,11 +104,28 @@ std::variant<std::unique_ptr<AccessLog>, std::string> open_access_log(
     return std::make_unique<AccessLog>(std::move(std::get<AccessFormat>(compiled)), logger);
 }
 
+namespace {
+std::string captured_path;  // --capture-output target, reopened with the logs
+}  // namespace
+
+std::optional<std::string> capture_output(const std::string& path) {
+    int fd = open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) return "cannot open '" + path + "' for --capture-output: " + std::strerror(errno);
+    dup2(fd, STDOUT_FILENO);
+    dup2(fd, STDERR_FILENO);
+    close(fd);
+    captured_path = path;
+    return std::nullopt;
+}
+
 void reopen_files() {
     std::lock_guard lock(file_sinks_mu);
     for (auto& sink : file_sinks) {
         std::string err = sink->reopen();
         if (!err.empty()) spdlog::error("{}", err);
+    }
+    if (!captured_path.empty()) {
+        if (auto err = capture_output(captured_path)) spdlog::error("{}", *err);
     }
 }
 

@@ -34,6 +34,9 @@ std::optional<std::string> setup_error_log(const config::Settings& settings);
 std::variant<std::unique_ptr<AccessLog>, std::string> open_access_log(
     const config::Settings& settings);
 
+// Points standard output and error at `path` (--capture-output).
+std::optional<std::string> capture_output(const std::string& path);
+
 // Reopens every log file (SIGUSR1), so that rotated files are let go.
 void reopen_files();
 

@@ -65,9 +65,11 @@ bool Connection::accept_from(uv_stream_t* server) {
     }
     if (unix_socket) {
         describe_unix_peer();
+        peer_.trusted_proxy = true;  // only local processes with file access reach it
     } else {
         uv_tcp_nodelay(&client_handle_.tcp, 1);
         describe_tcp_peer();
+        peer_.trusted_proxy = worker_.trusts_proxy(peer_.remote_addr);
     }
     last_read_ms_ = uv_now(worker_.loop());
     arm_timer(TimerMode::kHead, worker_.settings().header_timeout * 1000);

@@ -161,7 +161,9 @@ int Exchange::environ_get(const char* key_cstr, cppg_str_t* out) {
     if (key == "SERVER_PROTOCOL") return found(r.protocol());
     if (key == "REMOTE_ADDR") return found(peer_->remote_addr);
     if (key == "REMOTE_PORT") return found(peer_->remote_port);
-    if (key == "URL_SCHEME" || key == "wsgi.url_scheme") return found("http");
+    if (key == "URL_SCHEME" || key == "wsgi.url_scheme")
+        return found(peer_->trusted_proxy && http::iequals(r.header("X-Forwarded-Proto"), "https")
+                         ? "https" : "http");
     if (key == "SERVER_NAME" || key == "SERVER_PORT") {
         auto [name, port] = split_host(r.host());
         if (name.empty()) name = peer_->server_name;

@@ -36,6 +36,7 @@ struct PeerInfo {
     std::string remote_port;
     std::string server_name;
     std::string server_port;
+    bool trusted_proxy = false;  // may set X-Forwarded-Proto (forwarded_allow_ips)
 };
 
 // What the loop takes from an exchange when notified.

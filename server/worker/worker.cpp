@@ -67,7 +67,20 @@ Worker::Worker(const config::Settings& settings, const app::Plugin& plugin,
                               : 0;
         max_requests_ = static_cast<uint64_t>(settings.max_requests) + jitter;
     }
+    for (const auto& entry : settings.forwarded_allow_ips) {
+        for (size_t start = 0; start <= entry.size();) {
+            size_t comma = std::min(entry.find(',', start), entry.size());
+            if (comma > start) trusted_proxies_.push_back(entry.substr(start, comma - start));
+            start = comma + 1;
+        }
+    }
     for (int fd : listen_fds) listen_on(fd);
+}
+
+bool Worker::trusts_proxy(const std::string& address) const {
+    for (const auto& p : trusted_proxies_)
+        if (p == "*" || p == address) return true;
+    return false;
 }
 
 void Worker::on_heartbeat(uv_timer_t* timer) { static_cast<Worker*>(timer->data)->slot_->beat(); }

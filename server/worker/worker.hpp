@@ -48,6 +48,8 @@ public:
     log::AccessLog* access_log() { return access_log_; }
     bool shutting_down() const { return shutting_down_; }
     void on_connection_closed(Connection* connection);
+    // forwarded_allow_ips: may this peer set X-Forwarded-Proto?
+    bool trusts_proxy(const std::string& address) const;
     // A request finished (loop thread): counts toward max_requests.
     void on_request_done();
 
@@ -68,6 +70,7 @@ private:
 
     const config::Settings& settings_;
     http::ParserLimits limits_;
+    std::vector<std::string> trusted_proxies_;  // forwarded_allow_ips, split; "*" for all
     std::unique_ptr<AppPool> pool_;
     log::AccessLog* access_log_;
     std::unique_ptr<char[]> read_buffer_;

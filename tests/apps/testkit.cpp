@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <csignal>
+#include <cstdio>
 #include <cstdlib>
 #include <thread>
 
@@ -38,6 +39,12 @@ struct Testkit {
             std::string name(query.substr(query.find('=') + 1));
             const char* value = std::getenv(name.c_str());
             req.respond(value ? "200 OK" : "404 Not Found", {}, value ? value : "");
+        } else if (path == "/print") {
+            // What a careless app or library does: write to the standard streams.
+            std::fputs("testkit says hello on stdout\n", stdout);
+            std::fflush(stdout);
+            std::fputs("testkit says hello on stderr\n", stderr);
+            req.respond("200 OK", {}, "printed\n");
         } else if (path == "/crash") {
             std::raise(SIGSEGV);  // as a wild pointer in app code would
         } else if (path == "/no-response") {

@@ -6,8 +6,8 @@ import subprocess
 import tempfile
 import unittest
 
-from harness import (BINARY, DEFAULT_TIMEOUT, ServerCase, fixture_app, free_port, read_text,
-                     wait_until)
+from harness import (BINARY, DEFAULT_TIMEOUT, Server, ServerCase, fixture_app, free_port,
+                     read_text, simple_request, wait_until)
 
 
 def cmdline(pid):
@@ -90,3 +90,43 @@ class ProcessSettingsTest(ServerCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class ForwardedProtoTest(ServerCase):
+    def scheme(self, server, proto):
+        resp = server.request(simple_request("GET", "/environ", [("Host", "x"), ("X-Forwarded-Proto", proto),
+                                                                  ("Connection", "close")]))
+        return [line for line in resp.body.decode().splitlines() if line.startswith("URL_SCHEME=")]
+
+    def test_a_trusted_proxy_can_say_https(self):
+        server = self.start([])  # default: 127.0.0.1 and ::1 are trusted, as in gunicorn
+        self.assertEqual(self.scheme(server, "https"), ["URL_SCHEME=https"])
+        self.assertEqual(self.scheme(server, "http"), ["URL_SCHEME=http"])
+
+    def test_anyone_else_cannot(self):
+        server = self.start(["--forwarded-allow-ips", "10.1.2.3,192.0.2.7"])
+        self.assertEqual(self.scheme(server, "https"), ["URL_SCHEME=http"])
+
+    def test_a_bad_address_is_a_config_error(self):
+        out = subprocess.run([BINARY, "--forwarded-allow-ips", "10.0.0.1,proxy.local", fixture_app("testkit")],
+                             capture_output=True, text=True, timeout=DEFAULT_TIMEOUT)
+        self.assertEqual(out.returncode, 2)
+        self.assertIn("setting 'forwarded_allow_ips': value '10.0.0.1,proxy.local' has 'proxy.local', "
+                      "which is not a numeric IP address or *", out.stderr)
+
+
+class OutputAndCountTest(ServerCase):
+    def test_capture_output_sends_the_apps_prints_to_the_error_log(self):
+        server = Server()
+        self.addCleanup(server.cleanup)
+        log = os.path.join(server.tmpdir, "error.log")
+        server.start(["--capture-output", "--error-logfile", log], fixture_app("testkit"))
+        self.assertEqual(server.get("/print").status, 200)
+        wait_until(lambda: "testkit says hello on stdout" in read_text(log) and
+                   "testkit says hello on stderr" in read_text(log), DEFAULT_TIMEOUT,
+                   what="the app's output in the error log")
+        self.assertNotIn("testkit says", server.stdout_text())
+
+    def test_workers_auto_is_one_per_core(self):
+        server = self.start(["--workers", "auto"])
+        server.wait_workers(os.cpu_count())
