@@ -4,6 +4,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "http/proxy_protocol.hpp"
 #include "worker/worker.hpp"
 
 namespace cppg::worker {
@@ -70,6 +71,7 @@ bool Connection::accept_from(uv_stream_t* server) {
         uv_tcp_nodelay(&client_handle_.tcp, 1);
         describe_tcp_peer();
         peer_.trusted_proxy = worker_.trusts_proxy(peer_.remote_addr);
+        expect_proxy_line_ = worker_.expects_proxy_line(peer_.remote_addr);
     }
     last_read_ms_ = uv_now(worker_.loop());
     arm_timer(TimerMode::kHead, worker_.settings().header_timeout * 1000);
@@ -119,7 +121,42 @@ void Connection::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf
     }
     if (self->timer_mode_ == TimerMode::kKeepAlive)      // the head deadline counts from here
         self->arm_timer(TimerMode::kHead, self->worker_.settings().header_timeout * 1000);
-    self->feed(buf->base, static_cast<size_t>(nread));
+    const char* data = buf->base;
+    size_t len = static_cast<size_t>(nread);
+    if (self->expect_proxy_line_ && !self->take_proxy_line(data, len)) return;
+    self->feed(data, len);
+}
+
+// Consumes the PROXY line in front of the first request; false while it is incomplete or
+// when it was refused (then a 400 is on its way).
+bool Connection::take_proxy_line(const char*& data, size_t& len) {
+    size_t room = http::kMaxProxyLine - proxy_line_.size();
+    size_t taken = std::min(len, room);
+    proxy_line_.append(data, taken);
+    http::ProxyHeader header;
+    size_t used = 0;
+    auto result = http::parse_proxy_v1(proxy_line_, header, used);
+    if (result == http::ProxyParse::kNeedMore) return false;
+    if (result == http::ProxyParse::kInvalid) {
+        spdlog::info("bad request from {}:{}: missing or malformed PROXY protocol line",
+                     peer_.remote_addr, peer_.remote_port);
+        stop_reading();
+        send(http::simple_response(400, "Bad Request: missing or malformed PROXY protocol line\n", true), false);
+        close_gracefully();
+        return false;
+    }
+    expect_proxy_line_ = false;
+    if (!header.source_addr.empty()) {
+        peer_.remote_addr = header.source_addr;
+        peer_.remote_port = header.source_port;
+    }
+    // What followed the line in this read: the part of proxy_line_ past it, then the rest.
+    size_t from_buffer = used - (proxy_line_.size() - taken);
+    data += from_buffer;
+    len -= from_buffer;
+    proxy_line_.clear();
+    proxy_line_.shrink_to_fit();
+    return true;
 }
 
 void Connection::feed(const char* data, size_t len) {

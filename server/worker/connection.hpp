@@ -52,6 +52,7 @@ private:
 
     void describe_tcp_peer();
     void describe_unix_peer();
+    bool take_proxy_line(const char*& data, size_t& len);
     void feed(const char* data, size_t len);
     void hold_input(const char* data, size_t len);
     void on_parse_error();
@@ -83,6 +84,8 @@ private:
     Exchange exchange_;
     PeerInfo peer_;
     std::string pending_input_;  // bytes that arrived after a request that is still running
+    std::string proxy_line_;     // --proxy-protocol: the PROXY line, while it arrives
+    bool expect_proxy_line_ = false;
 
     TimerMode timer_mode_ = TimerMode::kNone;
     int open_handles_ = 0;

@@ -16,6 +16,25 @@ namespace cppg::worker {
 
 namespace {
 
+// "a,b" entries of an address-list setting, flattened.
+std::vector<std::string> split_address_list(const std::vector<std::string>& entries) {
+    std::vector<std::string> out;
+    for (const auto& entry : entries) {
+        for (size_t start = 0; start <= entry.size();) {
+            size_t comma = std::min(entry.find(',', start), entry.size());
+            if (comma > start) out.push_back(entry.substr(start, comma - start));
+            start = comma + 1;
+        }
+    }
+    return out;
+}
+
+bool address_in(const std::vector<std::string>& list, const std::string& address) {
+    for (const auto& a : list)
+        if (a == "*" || a == address) return true;
+    return false;
+}
+
 // How often the loop tells the master it is alive. Well under any useful --timeout.
 constexpr uint64_t kHeartbeatMs = 250;
 
@@ -67,20 +86,17 @@ Worker::Worker(const config::Settings& settings, const app::Plugin& plugin,
                               : 0;
         max_requests_ = static_cast<uint64_t>(settings.max_requests) + jitter;
     }
-    for (const auto& entry : settings.forwarded_allow_ips) {
-        for (size_t start = 0; start <= entry.size();) {
-            size_t comma = std::min(entry.find(',', start), entry.size());
-            if (comma > start) trusted_proxies_.push_back(entry.substr(start, comma - start));
-            start = comma + 1;
-        }
-    }
+    trusted_proxies_ = split_address_list(settings.forwarded_allow_ips);
+    proxy_senders_ = split_address_list(settings.proxy_allow_ips);
     for (int fd : listen_fds) listen_on(fd);
 }
 
 bool Worker::trusts_proxy(const std::string& address) const {
-    for (const auto& p : trusted_proxies_)
-        if (p == "*" || p == address) return true;
-    return false;
+    return address_in(trusted_proxies_, address);
+}
+
+bool Worker::expects_proxy_line(const std::string& address) const {
+    return settings_.proxy_protocol && address_in(proxy_senders_, address);
 }
 
 void Worker::on_heartbeat(uv_timer_t* timer) { static_cast<Worker*>(timer->data)->slot_->beat(); }

@@ -50,6 +50,8 @@ public:
     void on_connection_closed(Connection* connection);
     // forwarded_allow_ips: may this peer set X-Forwarded-Proto?
     bool trusts_proxy(const std::string& address) const;
+    // proxy_protocol and proxy_allow_ips: must this peer start with a PROXY line?
+    bool expects_proxy_line(const std::string& address) const;
     // A request finished (loop thread): counts toward max_requests.
     void on_request_done();
 
@@ -71,6 +73,7 @@ private:
     const config::Settings& settings_;
     http::ParserLimits limits_;
     std::vector<std::string> trusted_proxies_;  // forwarded_allow_ips, split; "*" for all
+    std::vector<std::string> proxy_senders_;    // proxy_allow_ips, split
     std::unique_ptr<AppPool> pool_;
     log::AccessLog* access_log_;
     std::unique_ptr<char[]> read_buffer_;

@@ -7,7 +7,7 @@ import tempfile
 import unittest
 
 from harness import (BINARY, DEFAULT_TIMEOUT, Server, ServerCase, fixture_app, free_port,
-                     read_text, simple_request, wait_until)
+                     HttpReader, read_text, simple_request, wait_until)
 
 
 def cmdline(pid):
@@ -130,3 +130,42 @@ class OutputAndCountTest(ServerCase):
     def test_workers_auto_is_one_per_core(self):
         server = self.start(["--workers", "auto"])
         server.wait_workers(os.cpu_count())
+
+
+class ProxyProtocolTest(ServerCase):
+    def environ(self, server, prefix, pieces=1):
+        request = prefix + simple_request("GET", "/environ", [("Host", "x"), ("Connection", "close")])
+        with server.connect() as sock:
+            step = max(1, len(request) // pieces)
+            for i in range(0, len(request), step):
+                sock.sendall(request[i:i + step])
+            return HttpReader(sock).read_response()
+
+    def test_the_proxy_line_gives_the_clients_address(self):
+        server = self.start(["--proxy-protocol"])
+        for pieces in (1, 7):  # in one piece, and split across several writes
+            resp = self.environ(server, b"PROXY TCP4 203.0.113.7 127.0.0.1 51234 8000\r\n", pieces)
+            self.assertEqual(resp.status, 200)
+            self.assertIn(b"REMOTE_ADDR=203.0.113.7\n", resp.body)
+            self.assertIn(b"REMOTE_PORT=51234\n", resp.body)
+
+    def test_unknown_keeps_the_connections_address(self):
+        server = self.start(["--proxy-protocol"])
+        resp = self.environ(server, b"PROXY UNKNOWN\r\n")
+        self.assertIn(b"REMOTE_ADDR=127.0.0.1\n", resp.body)
+
+    def test_a_missing_line_is_refused(self):
+        server = self.start(["--proxy-protocol"])
+        resp = self.environ(server, b"")
+        self.assertEqual(resp.status, 400)
+        self.assertIn(b"PROXY protocol", resp.body)
+
+    def test_without_the_setting_a_proxy_line_is_just_a_bad_request(self):
+        server = self.start([])
+        self.assertEqual(self.environ(server, b"PROXY TCP4 203.0.113.7 127.0.0.1 1 2\r\n").status, 400)
+
+    def test_peers_outside_proxy_allow_from_are_not_read_as_proxies(self):
+        server = self.start(["--proxy-protocol", "--proxy-allow-from", "10.9.9.9"])
+        resp = self.environ(server, b"")
+        self.assertEqual(resp.status, 200)
+        self.assertIn(b"REMOTE_ADDR=127.0.0.1\n", resp.body)
