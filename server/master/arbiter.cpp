@@ -28,6 +28,8 @@ namespace {
 constexpr size_t kMaxWorkerSlots = 2 * 1024 + 8;  // --workers allows 1024; HUP doubles briefly
 // After SIGABRT for a timeout, how long a worker gets to write its backtrace and die.
 constexpr int64_t kAbortGraceMs = 5000;
+// After graceful_timeout, how long the master waits for workers before SIGKILL.
+constexpr int64_t kKillMarginMs = 2000;
 // A quick stop gives workers this long before SIGKILL.
 constexpr int64_t kQuickStopMs = 2000;
 // --reload acts once the watched files have been quiet this long: a build writes in steps.
@@ -240,7 +242,9 @@ void Arbiter::begin_stop(bool graceful) {
                  graceful ? "graceful" : "quick");
     stopping_ = true;
     close_listeners();
-    int64_t grace = graceful ? config_.settings.graceful_timeout * 1000 : kQuickStopMs;
+    // Workers enforce graceful_timeout themselves (closing what is left and logging it); the
+    // master's SIGKILL comes a little later, for a worker that cannot even do that.
+    int64_t grace = graceful ? config_.settings.graceful_timeout * 1000 + kKillMarginMs : kQuickStopMs;
     stop_deadline_ms_ = monotonic_ms() + grace;
     for (auto& [pid, info] : workers_) retire_worker(pid, graceful ? SIGTERM : SIGQUIT);
 }
