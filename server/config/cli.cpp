@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <optional>
 
+#include "util/split.hpp"
+
 namespace cppg::config {
 
 namespace {
@@ -120,16 +122,7 @@ private:
 
 }  // namespace
 
-std::vector<std::string_view> split_flags(std::string_view flags) {
-    std::vector<std::string_view> out;
-    while (!flags.empty()) {
-        auto space = flags.find(' ');
-        out.push_back(flags.substr(0, space));
-        if (space == std::string_view::npos) break;
-        flags.remove_prefix(space + 1);
-    }
-    return out;
-}
+std::vector<std::string_view> split_flags(std::string_view flags) { return util::split(flags, ' '); }
 
 std::string suggest_flag(std::string_view flag) {
     std::vector<std::string_view> all;

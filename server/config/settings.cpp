@@ -13,6 +13,7 @@
 
 #include "config/address.hpp"
 #include "log/access_format.hpp"
+#include "util/split.hpp"
 
 namespace cppg::config {
 
@@ -72,16 +73,12 @@ std::optional<std::string> run_validator(std::string_view validator, std::string
         auto parsed = parse_bind_address(text);
         if (auto* err = std::get_if<std::string>(&parsed)) return "is not a valid address: " + *err;
     } else if (validator == "@ip_list") {
-        std::string_view rest = text;
-        while (!rest.empty()) {
-            auto comma = rest.find(',');
-            std::string item(rest.substr(0, comma));
+        for (std::string_view piece : util::split(text, ',')) {
+            std::string item(piece);
             unsigned char buf[16];
             if (item != "*" && inet_pton(AF_INET, item.c_str(), buf) != 1 &&
                 inet_pton(AF_INET6, item.c_str(), buf) != 1)
                 return "has '" + item + "', which is not a numeric IP address or *";
-            if (comma == std::string_view::npos) break;
-            rest.remove_prefix(comma + 1);
         }
     } else if (validator == "@octal") {
         std::string_view digits = text.starts_with("0o") ? text.substr(2) : text;

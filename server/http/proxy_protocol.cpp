@@ -5,20 +5,11 @@
 #include <charconv>
 #include <vector>
 
+#include "util/split.hpp"
+
 namespace cppg::http {
 
 namespace {
-
-std::vector<std::string_view> split_spaces(std::string_view line) {
-    std::vector<std::string_view> out;
-    while (!line.empty()) {
-        auto space = line.find(' ');
-        out.push_back(line.substr(0, space));
-        if (space == std::string_view::npos) break;
-        line.remove_prefix(space + 1);
-    }
-    return out;
-}
 
 bool valid_port(std::string_view text) {
     unsigned port = 0;
@@ -41,7 +32,7 @@ ProxyParse parse_proxy_v1(std::string_view input, ProxyHeader& out, size_t& cons
     if (end == std::string_view::npos)
         return input.size() >= kMaxProxyLine ? ProxyParse::kInvalid : ProxyParse::kNeedMore;
     if (end + 2 > kMaxProxyLine) return ProxyParse::kInvalid;
-    auto fields = split_spaces(input.substr(0, end));
+    auto fields = util::split(input.substr(0, end), ' ');
     consumed = end + 2;
     if (fields.size() >= 2 && fields[1] == "UNKNOWN") {
         out = ProxyHeader{};

@@ -10,6 +10,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "util/split.hpp"
 #include "worker/connection.hpp"
 
 namespace cppg::worker {
@@ -19,13 +20,9 @@ namespace {
 // "a,b" entries of an address-list setting, flattened.
 std::vector<std::string> split_address_list(const std::vector<std::string>& entries) {
     std::vector<std::string> out;
-    for (const auto& entry : entries) {
-        for (size_t start = 0; start <= entry.size();) {
-            size_t comma = std::min(entry.find(',', start), entry.size());
-            if (comma > start) out.push_back(entry.substr(start, comma - start));
-            start = comma + 1;
-        }
-    }
+    for (const auto& entry : entries)
+        for (std::string_view item : util::split(entry, ','))
+            if (!item.empty()) out.emplace_back(item);
     return out;
 }
 
