@@ -38,6 +38,19 @@ int check_config(const cppg::config::Config& config) {
     return 0;
 }
 
+// --preload: the app is loaded and initialised here, once, before any worker exists.
+std::variant<std::unique_ptr<cppg::app::Plugin>, std::string> preload_app(
+    const cppg::config::Config& config) {
+    auto loaded = cppg::app::Plugin::load(config.app_path);
+    if (std::holds_alternative<std::string>(loaded)) return loaded;
+    auto& plugin = std::get<std::unique_ptr<cppg::app::Plugin>>(loaded);
+    cppg::app::set_preloaded(true);
+    auto err = plugin->init(config.app_args);
+    cppg::app::set_preloaded(false);
+    if (err) return *err;
+    return loaded;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -81,6 +94,13 @@ int main(int argc, char** argv) {
     }
 
     spdlog::info("Starting cppgunicorn {}", cppg::kVersion);
+    // Before binding: a broken preloaded app then leaves no socket behind.
+    std::unique_ptr<cppg::app::Plugin> preloaded;
+    if (settings.preload_app) {
+        auto loaded = preload_app(cmd);
+        if (auto* err = std::get_if<std::string>(&loaded)) return fail(kExitAppLoad, *err);
+        preloaded = std::move(std::get<std::unique_ptr<cppg::app::Plugin>>(loaded));
+    }
     auto listeners = cppg::master::inherited_listeners();
     bool upgraded = !listeners.empty();  // started by an old master's USR2
     if (listeners.empty()) listeners = cppg::master::systemd_listeners();
@@ -90,21 +110,11 @@ int main(int argc, char** argv) {
         listeners = std::move(std::get<std::vector<cppg::master::Listener>>(bound));
     }
     if (settings.daemon && !upgraded) {  // the old master already detached; its child stays put
-        if (auto err = cppg::master::daemonize()) return fail(1, *err);
+        if (auto err = cppg::master::daemonize()) return fail(kExitBindFailed, *err);
     }
     for (const auto& l : listeners) spdlog::info("Listening at: {} ({})", l.url, getpid());
     cppg::master::set_process_title("cppgunicorn: master [" + cppg::master::process_name(cmd) + "]");
 
-    std::unique_ptr<cppg::app::Plugin> preloaded;
-    if (settings.preload_app) {
-        auto loaded = cppg::app::Plugin::load(cmd.app_path);
-        if (auto* err = std::get_if<std::string>(&loaded)) return fail(kExitAppLoad, *err);
-        preloaded = std::move(std::get<std::unique_ptr<cppg::app::Plugin>>(loaded));
-        cppg::app::set_preloaded(true);
-        auto err = preloaded->init(cmd.app_args);
-        cppg::app::set_preloaded(false);
-        if (err) return fail(kExitAppLoad, *err);
-    }
     cppg::master::Arbiter arbiter(std::move(cmd), std::move(listeners), std::move(preloaded));
     int rc = arbiter.run();
     spdlog::shutdown();
