@@ -44,6 +44,7 @@ extern "C" {
 #define CPPG_EBODY (-74)      /**< The request body was malformed or broke off mid-stream. */
 #define CPPG_ETOOLARGE (-27)  /**< The request body exceeds limit_request_body. */
 #define CPPG_ETIMEDOUT (-110) /**< The client stopped sending the body (body_timeout). */
+#define CPPG_EBUSY (-16)      /**< The shared executor's queue is full (executor_queue). */
 
 /** Log levels for cppg_host_t.log, matching the server's --log-level names. */
 typedef enum cppg_log_level {
@@ -186,6 +187,18 @@ typedef struct cppg_host {
      * @return 1 when preloaded, 0 when init runs in the worker itself.
      */
     int (*preloaded)(void);
+
+    /**
+     * Run fn(arg) on the worker's shared executor (--executor-threads, one pool for all
+     * requests of the worker). Tasks beyond the threads wait in a queue of at most
+     * --executor-queue; beyond that the call fails at once instead of blocking. The task
+     * runs on another thread: it must not use a request handle unless the handler waits
+     * for it. Callable from any app thread or task.
+     * @param fn the task. @param arg its argument. OWNERSHIP: app_ptr; the task owns arg.
+     * @return 0, or CPPG_EBUSY when the queue is full (fn is then not run), or CPPG_ESTATE
+     *         outside a worker.
+     */
+    int (*submit)(void (*fn)(void *arg), void *arg);
 } cppg_host_t;
 
 /**

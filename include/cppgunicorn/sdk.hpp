@@ -15,16 +15,22 @@
 // the C ABI.
 #pragma once
 
+#include <cstddef>
 #include <cstring>
+#include <functional>
+#include <future>
 #include <initializer_list>
 #include <optional>
 #include <stdexcept>
+#include <type_traits>
+#include <cctype>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
 #include "cppgunicorn/app.h"
+#include "cppgunicorn/context.hpp"
 
 namespace cppg {
 
@@ -69,6 +75,12 @@ public:
         return env(key).value_or(fallback);
     }
     std::string_view method() const { return env_or("REQUEST_METHOD"); }
+    // A request header by name (first of repeats), through its CGI name; nullopt if absent.
+    std::optional<std::string_view> header(std::string_view name) const {
+        std::string key = "HTTP_";
+        for (char c : name) key.push_back(c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+        return env(key.c_str());
+    }
     std::string_view path() const { return env_or("PATH_INFO"); }
     std::string_view query() const { return env_or("QUERY_STRING"); }
 
@@ -148,6 +160,18 @@ struct Adapter {
     }
     static int handle(void* state, cppg_request_t* raw) {
         Request request(raw);
+        // The contexts are pushed here, around the handler, and popped on every path.
+        auto app_ctx = std::make_shared<AppContext>();
+        app_ctx->app = state;
+        app_ctx->app_type = &typeid(App);
+        auto req_ctx = std::make_shared<RequestContext>();
+        req_ctx->request = &request;
+        struct EndRequest {  // tasks still holding the context must see that it ended
+            RequestContext& ctx;
+            ~EndRequest() { ctx.ended = true; }
+        } end{*req_ctx};
+        AppContextGuard app_guard(app_ctx);
+        RequestContextGuard request_guard(req_ctx);
         try {
             static_cast<const App*>(state)->handle(request);
             return 0;
@@ -207,6 +231,48 @@ struct Adapter {
 };
 
 }  // namespace detail
+
+// Raised by submit() when the worker's executor queue is full (--executor-queue).
+class ExecutorFull : public HostError {
+public:
+    ExecutorFull() : HostError(CPPG_EBUSY) {}
+};
+
+// Runs f() on the worker's shared executor and returns its future. The task sees the
+// submitting thread's app and request contexts (Flask's copy_current_request_context):
+// request(), g() and current_app() work inside it, and the contexts stay alive until it
+// ends. Use request() in a task only while the handler waits for it. Throws ExecutorFull
+// when the queue is full.
+template <typename F>
+auto submit(F&& f) -> std::future<std::invoke_result_t<std::decay_t<F>>> {
+    using Result = std::invoke_result_t<std::decay_t<F>>;
+    auto app_ctx = app_context_stack().top_shared();
+    auto req_ctx = request_context_stack().top_shared();
+    auto task = std::make_shared<std::packaged_task<Result()>>(
+        [fn = std::forward<F>(f), app_ctx, req_ctx]() mutable {
+            std::optional<AppContextGuard> app_guard;
+            std::optional<RequestContextGuard> request_guard;
+            if (app_ctx) app_guard.emplace(app_ctx);
+            if (req_ctx) request_guard.emplace(req_ctx);
+            return fn();
+        });
+    auto future = task->get_future();
+    if (host() == nullptr || host()->struct_size < offsetof(cppg_host_t, submit) + sizeof(void*))
+        throw HostError(CPPG_ESTATE);  // a host without an executor
+    auto* boxed = new std::function<void()>([task] { (*task)(); });
+    int rc = host()->submit(
+        [](void* arg) {
+            std::unique_ptr<std::function<void()>> fn(static_cast<std::function<void()>*>(arg));
+            (*fn)();
+        },
+        boxed);
+    if (rc != CPPG_OK) {
+        delete boxed;
+        if (rc == CPPG_EBUSY) throw ExecutorFull();
+        throw HostError(rc);
+    }
+    return future;
+}
 
 }  // namespace cppg
 

@@ -4,6 +4,7 @@
 
 #include "app/plugin.hpp"
 #include "worker/exchange.hpp"
+#include "worker/executor.hpp"
 
 namespace cppg::app {
 
@@ -61,18 +62,26 @@ const char* host_strerror(int err) {
         case CPPG_EBODY: return "malformed or truncated request body";
         case CPPG_ETOOLARGE: return "request body too large";
         case CPPG_ETIMEDOUT: return "timed out waiting for the request body";
+        case CPPG_EBUSY: return "the shared executor's queue is full";
         default: return "unknown error";
     }
 }
 
 bool preloaded_flag = false;
 
+int host_submit(void (*fn)(void*), void* arg) {
+    worker::Executor* executor = worker::current_executor();
+    if (fn == nullptr) return CPPG_EINVAL;
+    if (executor == nullptr) return CPPG_ESTATE;
+    return executor->submit(fn, arg) ? CPPG_OK : CPPG_EBUSY;
+}
+
 int host_preloaded() { return preloaded_flag ? 1 : 0; }
 
 const cppg_host_t kHostTable = {
     sizeof(cppg_host_t), CPPG_ABI_VERSION, host_environ_get, host_header_count, host_header_at,
     host_read,           host_start_response, host_write, host_log, host_strerror,
-    host_preloaded,
+    host_preloaded,      host_submit,
 };
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include "app/plugin.hpp"
 #include "log/logging.hpp"
 #include "master/process.hpp"
+#include "worker/executor.hpp"
 #include "worker/worker.hpp"
 
 namespace cppg::master {
@@ -86,6 +87,9 @@ void run_worker(const config::Config& config, const std::vector<int>& listen_fds
         leave(kWorkerBootError);
     }
     int rc = 0;
+    worker::Executor executor(static_cast<size_t>(config.settings.executor_threads),
+                              static_cast<size_t>(config.settings.executor_queue));
+    worker::set_current_executor(&executor);
     {
         worker::Worker worker(config.settings, plugin, listen_fds,
                               std::get<std::unique_ptr<log::AccessLog>>(access).get(), slot);
@@ -97,6 +101,8 @@ void run_worker(const config::Config& config, const std::vector<int>& listen_fds
         pthread_sigmask(SIG_UNBLOCK, &master_signals, nullptr);
         rc = worker.run();
     }
+    executor.stop();  // after the app threads: their last tasks still run
+    worker::set_current_executor(nullptr);
     plugin.worker_exit();
     if (own) own->shutdown();  // a preloaded app is shut down by the master, at its exit
     spdlog::info("Worker exiting (pid: {})", getpid());
