@@ -199,6 +199,15 @@ typedef struct cppg_host {
      *         outside a worker.
      */
     int (*submit)(void (*fn)(void *arg), void *arg);
+
+    /**
+     * The request the calling thread is handling: the C equivalent of the SDK's
+     * cppg::request(), so code deep in an app's call stack need not be passed the handle.
+     * @return the handle during pre_request, handle and post_request on that thread; NULL
+     *         on any other thread or outside a request (never another thread's request).
+     * OWNERSHIP: host_ptr, valid as the handle passed to handle.
+     */
+    cppg_request_t *(*current_request)(void);
 } cppg_host_t;
 
 /**

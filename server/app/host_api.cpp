@@ -69,6 +69,10 @@ const char* host_strerror(int err) {
 
 bool preloaded_flag = false;
 
+thread_local cppg_request_t* thread_request = nullptr;
+
+cppg_request_t* host_current_request() { return thread_request; }
+
 int host_submit(void (*fn)(void*), void* arg) {
     worker::Executor* executor = worker::current_executor();
     if (fn == nullptr) return CPPG_EINVAL;
@@ -81,7 +85,7 @@ int host_preloaded() { return preloaded_flag ? 1 : 0; }
 const cppg_host_t kHostTable = {
     sizeof(cppg_host_t), CPPG_ABI_VERSION, host_environ_get, host_header_count, host_header_at,
     host_read,           host_start_response, host_write, host_log, host_strerror,
-    host_preloaded,      host_submit,
+    host_preloaded,      host_submit,         host_current_request,
 };
 
 }  // namespace
@@ -89,5 +93,7 @@ const cppg_host_t kHostTable = {
 const cppg_host_t* host_table() { return &kHostTable; }
 
 void set_preloaded(bool preloaded) { preloaded_flag = preloaded; }
+
+void set_current_request(cppg_request_t* request) { thread_request = request; }
 
 }  // namespace cppg::app

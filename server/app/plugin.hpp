@@ -54,5 +54,7 @@ private:
 const cppg_host_t* host_table();
 // What host->preloaded() answers: set in the master around a --preload init.
 void set_preloaded(bool preloaded);
+// What host->current_request() answers on the calling thread (null outside a request).
+void set_current_request(cppg_request_t* request);
 
 }  // namespace cppg::app

@@ -66,11 +66,13 @@ void AppPool::serve(size_t index) {
         lock.unlock();
         bool threw = false;
         if (slot_) slot_->begin_request(index, exchange->request().method(), exchange->request().target());
+        app::set_current_request(exchange);
         plugin_.pre_request(exchange);
         int rc = plugin_.handle(exchange, threw);
         if (slot_) slot_->end_request(index);
         int status = exchange->conclude(rc, threw);
         plugin_.post_request(exchange, status);
+        app::set_current_request(nullptr);
         exchange->publish();  // from here on the loop may reuse or free the exchange
         lock.lock();
     }

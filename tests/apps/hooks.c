@@ -31,6 +31,7 @@ static int hooks_init(const cppg_host_t *h, int argc, const char *const *argv, v
 static int hooks_worker_start(void *state) {
     (void)state;
     say("worker_start");
+    say(host->current_request() == NULL ? "current_request outside: null" : "current_request outside: SET");
     if (crash_worker_start) raise(SIGSEGV); /* a worker that dies at every boot */
     return fail_worker_start ? 1 : 0;
 }
@@ -79,6 +80,8 @@ static void hooks_shutdown(void *state) {
 
 static int hooks_handle(void *state, cppg_request_t *req) {
     (void)state;
+    /* The C ABI's request(): the host knows which request this thread is handling. */
+    say(host->current_request() == req ? "current_request matches" : "current_request MISMATCH");
     static const cppg_header_t headers[] = {{{"Content-Length", 3}, {"3", 1}}};
     int rc = host->start_response(req, "201 Created", headers, 1);
     return rc ? rc : host->write(req, "ok\n", 3);
