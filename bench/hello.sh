@@ -9,12 +9,13 @@
 # Environment:
 #   CPPG_BIN  server binary      (default: build/cppgunicorn)
 #   CPPG_APP  application module (default: build/examples/hello.so)
+#   BENCH_NGINX_PORT, BENCH_CPPG_PORT  ports on 127.0.0.1 (default: 18080, 18081)
 set -euo pipefail
 export LC_ALL=C  # decimal points in awk/printf output, whatever the caller's locale
 
 readonly NGINX=/usr/sbin/nginx
-readonly NGINX_PORT=18080
-readonly CPPG_PORT=18081
+readonly NGINX_PORT=${BENCH_NGINX_PORT:-18080}
+readonly CPPG_PORT=${BENCH_CPPG_PORT:-18081}
 readonly EXPECTED_BODY=$'Hello, World!\n'
 readonly STARTUP_TIMEOUT_S=10
 readonly SHUTDOWN_TIMEOUT_S=5
