@@ -245,12 +245,15 @@ void Connection::on_peer_eof() {
         close();
         return;
     }
-    close_after_response_ = true;
     if (app_running_) {
-        if (!message_complete_) exchange_.end_body(CPPG_EBODY, 400);
-        return;  // the response still goes out to a half-closed client
+        if (!message_complete_) {  // the body can never be completed now
+            exchange_.end_body(CPPG_EBODY, 400);
+            close_after_response_ = true;
+        }
+        // Otherwise the response, and those of requests already received (pipelined),
+        // still go out to the half-closed client; start_next_request closes after them.
+        return;
     }
-    if (!pending_input_.empty()) return;
     close_gracefully();
 }
 
@@ -289,7 +292,8 @@ void Connection::on_app_done(const ExchangeUpdate& update) {
     }
     // The app answered before the body ended. Drop the rest of the body and go on, unless
     // the client is still waiting for a 100 Continue it will never get, or we must close.
-    if (close_after_response_ || (exchange_.request().expect_continue() && !continue_sent_)) {
+    if (close_after_response_ || peer_eof_ ||
+        (exchange_.request().expect_continue() && !continue_sent_)) {
         close_gracefully();
         return;
     }

@@ -6,6 +6,7 @@ import hashlib
 import http.client
 import json
 import os
+import socket
 import subprocess
 import threading
 import time
@@ -324,6 +325,27 @@ class TestkitTest(ServerTestCase, unittest.TestCase):
             # Still open afterwards.
             sock.sendall(simple_request("GET", "/sleep?ms=1", [("Host", "x"), ("Connection", "close")]))
             self.assertEqual(reader.read_response().body, b"slept\n")
+            reader.expect_closed()
+
+    def test_pipelined_requests_then_half_close_are_all_answered(self):
+        # As `printf '...' | nc` does: send everything, then shut the write side.
+        reqs = (simple_request("GET", "/sleep?ms=100", [("Host", "x")]) +
+                simple_request("GET", "/environ?second=1", [("Host", "x")]))
+        with connect(self.server.port) as sock:
+            sock.sendall(reqs)
+            sock.shutdown(socket.SHUT_WR)
+            reader = HttpReader(sock)
+            self.assertEqual(reader.read_response().body, b"slept\n")
+            second = reader.read_response()
+            self.assertEqual(parse_environ(second.body)["QUERY_STRING"], "second=1")
+            reader.expect_closed()
+
+    def test_half_close_in_the_middle_of_a_body_closes_the_connection(self):
+        with connect(self.server.port) as sock:
+            sock.sendall(simple_request("POST", "/reject-body", [("Host", "x"), ("Content-Length", "100")], b"abc"))
+            sock.shutdown(socket.SHUT_WR)
+            reader = HttpReader(sock)
+            self.assertEqual(reader.read_response().status, 403)
             reader.expect_closed()
 
     # ---- chunked responses ----
