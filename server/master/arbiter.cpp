@@ -439,7 +439,11 @@ void Arbiter::murder_workers() {
                              std::to_string((now - started) / 1000.0).substr(0, 5) + " s");
             break;
         }
-        if (!info.abort_sent_ms && now - s.beat_ms.load() > timeout_ms)
+        // With --threads 1 the loop thread runs the app, so a request that started after the
+        // last beat accounts for the silence; the request's own timeout covers it.
+        int64_t alive_ms = s.beat_ms.load();
+        for (auto& t : s.threads) alive_ms = std::max(alive_ms, t.started_ms.load());
+        if (!info.abort_sent_ms && now - alive_ms > timeout_ms)
             abort_worker(pid, info, s.loop_tid.load(),
                          "its event loop has not run for " +
                              std::to_string((now - s.beat_ms.load()) / 1000.0).substr(0, 5) + " s");

@@ -93,12 +93,16 @@ void run_worker(const config::Config& config, const std::vector<int>& listen_fds
     {
         worker::Worker worker(config.settings, plugin, listen_fds,
                               std::get<std::unique_ptr<log::AccessLog>>(access).get(), slot);
-        // The loop handles stop signals from here on; app threads keep them blocked. The
-        // master's other signals mean nothing to a worker (and HUP, TTIN, TTOU would stop
-        // or kill it by default).
+        // The loop reads stop signals from a signalfd, so they stay blocked in every thread.
+        // The master's other signals mean nothing to a worker (and HUP, TTIN, TTOU would
+        // stop or kill it by default).
         for (int sig : {SIGHUP, SIGTTIN, SIGTTOU}) signal(sig, SIG_IGN);
         signal(SIGCHLD, SIG_DFL);
-        pthread_sigmask(SIG_UNBLOCK, &master_signals, nullptr);
+        sigset_t others = master_signals;
+        sigset_t handled = worker::Worker::handled_signals();
+        for (int sig = 1; sig < NSIG; ++sig)
+            if (sigismember(&handled, sig) == 1) sigdelset(&others, sig);
+        pthread_sigmask(SIG_UNBLOCK, &others, nullptr);
         rc = worker.run();
     }
     executor.stop();  // after the app threads: their last tasks still run

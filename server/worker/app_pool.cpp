@@ -3,7 +3,12 @@
 namespace cppg::worker {
 
 AppPool::AppPool(const app::Plugin& plugin, size_t threads, master::WorkerSlot* slot)
-    : plugin_(plugin), slot_(slot) {
+    : plugin_(plugin), slot_(slot), inline_(threads == 1) {
+    if (inline_) {
+        plugin_.thread_start(0);
+        inline_thread_started_ = true;
+        return;
+    }
     threads_.reserve(threads);
     for (size_t i = 0; i < threads; ++i) threads_.emplace_back([this, i] { run_thread(i); });
 }
@@ -32,6 +37,11 @@ bool AppPool::spin_for_work() {
 }
 
 void AppPool::stop() {
+    if (inline_) {
+        if (inline_thread_started_) plugin_.thread_stop(0);
+        inline_thread_started_ = false;
+        return;
+    }
     {
         std::lock_guard lock(mu_);
         if (stopping_ && threads_.empty()) return;
@@ -64,18 +74,22 @@ void AppPool::serve(size_t index) {
         queue_.pop_front();
         queued_.store(queue_.size(), std::memory_order_release);
         lock.unlock();
-        bool threw = false;
-        if (slot_) slot_->begin_request(index, exchange->request().method(), exchange->request().target());
-        app::set_current_request(exchange);
-        plugin_.pre_request(exchange);
-        int rc = plugin_.handle(exchange, threw);
-        if (slot_) slot_->end_request(index);
-        int status = exchange->conclude(rc, threw);
-        plugin_.post_request(exchange, status);
-        app::set_current_request(nullptr);
-        exchange->publish();  // from here on the loop may reuse or free the exchange
+        run_one(index, exchange);
         lock.lock();
     }
+}
+
+void AppPool::run_one(size_t index, Exchange* exchange) {
+    bool threw = false;
+    if (slot_) slot_->begin_request(index, exchange->request().method(), exchange->request().target());
+    app::set_current_request(exchange);
+    plugin_.pre_request(exchange);
+    int rc = plugin_.handle(exchange, threw);
+    if (slot_) slot_->end_request(index);
+    int status = exchange->conclude(rc, threw);
+    plugin_.post_request(exchange, status);
+    app::set_current_request(nullptr);
+    exchange->publish();  // from here on the loop may reuse or free the exchange
 }
 
 }  // namespace cppg::worker

@@ -1,6 +1,11 @@
 #include "worker/connection.hpp"
 
 #include <arpa/inet.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
 
 #include <spdlog/spdlog.h>
 
@@ -19,6 +24,9 @@ constexpr uint64_t kActivityTickMs = 1000;
 
 // Pipelined bytes held while a request runs, before the connection stops reading.
 constexpr size_t kMaxHeldInput = 64 << 10;
+
+// With --threads 1: body bytes buffered before the app starts on the loop thread.
+constexpr size_t kInlineStartBytes = 64 << 10;
 
 constexpr std::string_view kContinueResponse = "HTTP/1.1 100 Continue\r\n\r\n";
 
@@ -110,6 +118,7 @@ void Connection::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf
     if (nread == 0) return;
     if (nread < 0) {
         self->on_peer_eof();
+        self->maybe_run_inline();
         return;
     }
     self->last_read_ms_ = uv_now(self->worker_.loop());
@@ -125,6 +134,7 @@ void Connection::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf
     size_t len = static_cast<size_t>(nread);
     if (self->expect_proxy_line_ && !self->take_proxy_line(data, len)) return;
     self->feed(data, len);
+    self->maybe_run_inline();
 }
 
 // Consumes the PROXY line in front of the first request; false while it is incomplete or
@@ -182,7 +192,9 @@ void Connection::feed(const char* data, size_t len) {
         parser_.resume();
         arm_timer(TimerMode::kHead, worker_.settings().header_timeout * 1000);
     }
-    if (app_running_ && exchange_.should_pause_reading()) stop_reading();
+    // An inline request pulls its body itself once it runs; until then its first
+    // kBodyHighWater bytes are buffered, as for a pool thread.
+    if (app_running_ && !inline_request_ && exchange_.should_pause_reading()) stop_reading();
 }
 
 // Keeps bytes of requests that must wait for the current one. Reading goes on (stopping and
@@ -201,12 +213,18 @@ void Connection::on_request_head(const http::Request& request) {
                       !worker_.shutting_down() && !stop_requested_;
     if (!keep_alive) close_after_response_ = true;
     log::AccessLog* access = worker_.access_log();
-    exchange_.begin(&request, &peer_, access && access->uses_response_headers(), keep_alive);
+    inline_request_ = worker_.pool().runs_inline();
+    exchange_.begin(&request, &peer_, access && access->uses_response_headers(), keep_alive,
+                    inline_request_ ? this : nullptr);
     if (access) {
         request_started_ = std::chrono::system_clock::now();
         request_started_steady_ = std::chrono::steady_clock::now();
     }
     arm_timer(TimerMode::kActivity, kActivityTickMs, kActivityTickMs);
+    if (inline_request_) {
+        inline_pending_ = true;  // runs from the read callback, once the parser is done
+        return;
+    }
     worker_.pool().submit(&exchange_);
 }
 
@@ -390,6 +408,7 @@ void Connection::on_write(uv_write_t* req, int status) {
         return;
     }
     self->finish_graceful_close();
+    self->maybe_run_inline();
 }
 
 // ---- closing ----
@@ -431,6 +450,10 @@ void Connection::on_shutdown(uv_shutdown_t* req, int status) {
 void Connection::close() {
     if (closing_) return;
     closing_ = true;
+    if (inline_pending_) {  // its app call never started, so there is nothing to wait for
+        inline_pending_ = false;
+        app_running_ = false;
+    }
     if (app_running_) exchange_.abort();
     stop_reading();
     uv_close(reinterpret_cast<uv_handle_t*>(stream()), on_close);
@@ -524,10 +547,109 @@ void Connection::on_activity_tick() {
         close_after_response_ = true;
         if (app_running_) exchange_.end_body(CPPG_ETIMEDOUT, 408);
         else close();
+        maybe_run_inline();
         return;
     }
     if (!app_running_ && writes_in_flight_ == 0 && !parser_.in_message() && !closing_gracefully_)
         arm_timer(TimerMode::kKeepAlive, s.keepalive * 1000);
+}
+
+}  // namespace cppg::worker
+
+namespace cppg::worker {
+
+// ---- the app on the loop thread (--threads 1) ----
+
+// The request starts once its body is complete or kInlineStartBytes of it are buffered, so a
+// slow client does not hold the worker while it sends a small body (a form, some JSON), and a
+// large upload still streams to the app. A client that waits for "100 Continue" gets it from
+// the app's first read.
+bool Connection::inline_ready() {
+    return exchange_.body_complete() || exchange_.request().expect_continue() ||
+           exchange_.body_buffered() >= kInlineStartBytes;
+}
+
+void Connection::maybe_run_inline() {
+    if (in_inline_) return;  // the loop below is on the stack and takes the next request
+    in_inline_ = true;
+    while (inline_pending_ && !closing_ && writes_in_flight_ == 0 && inline_ready()) {
+        inline_pending_ = false;
+        worker_.pool().run_inline(&exchange_);
+        uv_update_time(worker_.loop());  // the app may have taken a while: timers count from now
+        on_exchange_update();  // may start the next pipelined request
+    }
+    in_inline_ = false;
+}
+
+int Connection::socket_fd() {
+    uv_os_fd_t fd = -1;
+    uv_fileno(reinterpret_cast<uv_handle_t*>(stream()), &fd);
+    return fd;
+}
+
+void Connection::pull_body() {
+    if (closing_) return exchange_.abort();
+    int fd = socket_fd();
+    for (;;) {
+        ssize_t n = ::read(fd, worker_.read_buffer(), Worker::kReadBufferSize);
+        if (n > 0) {
+            last_read_ms_ = uv_now(worker_.loop());
+            feed(worker_.read_buffer(), static_cast<size_t>(n));
+            return;
+        }
+        if (n == 0) return on_peer_eof();
+        if (errno == EINTR) continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK) {
+            spdlog::debug("read from {}:{} failed ({})", peer_.remote_addr, peer_.remote_port,
+                          strerror(errno));
+            return close();
+        }
+        int64_t timeout_ms = worker_.settings().body_timeout * 1000;
+        if (worker_.wait_for_socket(fd, POLLIN, timeout_ms) == Worker::Wait::kTimeout) {
+            spdlog::info("client {}:{} sent no body bytes for body_timeout ({} s); closing",
+                         peer_.remote_addr, peer_.remote_port, worker_.settings().body_timeout);
+            stop_reading();
+            close_after_response_ = true;
+            exchange_.end_body(CPPG_ETIMEDOUT, 408);
+            return;
+        }
+        if (closing_) return exchange_.abort();  // a stop signal closed it meanwhile
+    }
+}
+
+bool Connection::write_all(std::string_view bytes) {
+    if (closing_) return false;
+    int fd = socket_fd();
+    const auto& s = worker_.settings();
+    size_t done = 0;
+    while (done < bytes.size()) {
+        ssize_t n = ::send(fd, bytes.data() + done, bytes.size() - done, MSG_NOSIGNAL);
+        if (n >= 0) {
+            done += static_cast<size_t>(n);
+            continue;
+        }
+        if (errno == EINTR) continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK) {
+            spdlog::debug("write to {}:{} failed ({})", peer_.remote_addr, peer_.remote_port,
+                          strerror(errno));
+            close();
+            return false;
+        }
+        if (worker_.wait_for_socket(fd, POLLOUT, s.send_timeout * 1000) == Worker::Wait::kTimeout) {
+            spdlog::info("client {}:{} read nothing for send_timeout ({} s); closing",
+                         peer_.remote_addr, peer_.remote_port, s.send_timeout);
+            close();
+            return false;
+        }
+        if (closing_) return false;  // a stop signal closed it meanwhile
+    }
+    return true;
+}
+
+void Connection::send_continue() {
+    if (continue_sent_) return;
+    continue_sent_ = true;
+    write_all(kContinueResponse);
 }
 
 }  // namespace cppg::worker

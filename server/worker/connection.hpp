@@ -14,7 +14,7 @@ namespace cppg::worker {
 
 class Worker;
 
-class Connection final : public http::ParserEvents {
+class Connection final : public http::ParserEvents, private InlineIo {
 public:
     explicit Connection(Worker& worker);
     ~Connection() override = default;
@@ -49,6 +49,15 @@ private:
     void on_request_head(const http::Request& request) override;
     void on_request_body(std::string_view data) override;
     void on_request_complete() override;
+
+    // InlineIo: the app's socket I/O when it runs on the loop thread (--threads 1).
+    void pull_body() override;
+    bool write_all(std::string_view bytes) override;
+    void send_continue() override;
+    // Runs the waiting inline request, and those pipelined after it, once each is ready.
+    void maybe_run_inline();
+    bool inline_ready();
+    int socket_fd();
 
     void describe_tcp_peer();
     void describe_unix_peer();
@@ -106,6 +115,9 @@ private:
     bool shutdown_started_ = false;
     bool closing_ = false;
     bool stop_requested_ = false;
+    bool inline_request_ = false;  // the current request's app call runs on the loop thread
+    bool inline_pending_ = false;  // ... and has not started yet
+    bool in_inline_ = false;       // maybe_run_inline is on the stack
 };
 
 }  // namespace cppg::worker

@@ -34,9 +34,10 @@ std::pair<std::string_view, std::string_view> split_host(std::string_view host) 
 }  // namespace
 
 void Exchange::begin(const http::Request* request, const PeerInfo* peer,
-                     bool keep_response_headers, bool keep_alive) {
+                     bool keep_response_headers, bool keep_alive, InlineIo* inline_io) {
     std::lock_guard lock(mu_);
     request_ = request;
+    inline_io_ = inline_io;
     peer_ = peer;
     keep_response_headers_ = keep_response_headers;
     body_.clear();
@@ -57,7 +58,7 @@ void Exchange::begin(const http::Request* request, const PeerInfo* peer,
 }
 
 void Exchange::post_locked() {
-    if (notify_posted_) return;
+    if (notify_posted_ || inline_io_) return;  // inline: the loop reads the update itself
     notify_posted_ = true;
     notifier_.notify(this);
 }
@@ -107,6 +108,11 @@ bool Exchange::app_waiting_for_body() {
 bool Exchange::body_complete() {
     std::lock_guard lock(mu_);
     return body_done_;
+}
+
+size_t Exchange::body_buffered() {
+    std::lock_guard lock(mu_);
+    return body_.size() - body_pos_;
 }
 
 int Exchange::body_error_status() {
@@ -205,10 +211,23 @@ int Exchange::header_at(size_t index, cppg_header_t* out) const {
 ptrdiff_t Exchange::read(void* buf, size_t len) {
     std::unique_lock lock(mu_);
     if (request_->expect_continue() && !continue_requested_ && !writer_.started()) {
-        continue_requested_ = continue_pending_ = true;
-        post_locked();
+        continue_requested_ = true;
+        if (inline_io_) {
+            lock.unlock();
+            inline_io_->send_continue();
+            lock.lock();
+        } else {
+            continue_pending_ = true;
+            post_locked();
+        }
     }
     while (body_pos_ == body_.size() && !body_done_ && !aborted_) {
+        if (inline_io_) {
+            lock.unlock();
+            inline_io_->pull_body();
+            lock.lock();
+            continue;
+        }
         app_waiting_body_ = true;
         cv_.wait(lock);
         app_waiting_body_ = false;
@@ -270,6 +289,17 @@ void Exchange::flush_locked(std::unique_lock<std::mutex>& lock) {
     if (local_out_.empty()) return;
     if (aborted_) {
         local_out_.clear();
+        return;
+    }
+    if (inline_io_) {
+        std::string out;
+        out.swap(local_out_);
+        lock.unlock();
+        bool sent = inline_io_->write_all(out);
+        lock.lock();
+        if (!sent) aborted_ = true;
+        out.clear();
+        local_out_.swap(out);  // keeps the buffer's capacity for the next response
         return;
     }
     unsent_bytes_ += local_out_.size();

@@ -39,6 +39,22 @@ struct PeerInfo {
     bool trusted_proxy = false;  // may set X-Forwarded-Proto (forwarded_allow_ips)
 };
 
+// Blocking socket I/O for an exchange whose app runs on the loop thread itself (--threads 1:
+// gunicorn's sync worker). The loop is committed to the app until it returns, so instead of
+// waiting for the loop the app's reads and writes do the socket I/O directly.
+class InlineIo {
+public:
+    virtual ~InlineIo() = default;
+    // Waits for more of the body and feeds it to the exchange (push_body or end_body), or
+    // aborts the exchange; either way the exchange's state has changed when it returns.
+    virtual void pull_body() = 0;
+    // Writes all of `bytes` to the client; false if the client is gone (the exchange is
+    // aborted then).
+    virtual bool write_all(std::string_view bytes) = 0;
+    // Sends "100 Continue" if it has not been sent yet.
+    virtual void send_continue() = 0;
+};
+
 // What the loop takes from an exchange when notified.
 struct ExchangeUpdate {
     std::string output;        // response bytes to send, in order
@@ -67,8 +83,9 @@ public:
 
     // ---- loop thread ----
     // Prepares for a new request. Only called while no app call is running on it.
+    // With `inline_io` the app will run on the loop thread and do its own socket I/O.
     void begin(const http::Request* request, const PeerInfo* peer, bool keep_response_headers,
-               bool keep_alive);
+               bool keep_alive, InlineIo* inline_io = nullptr);
     void push_body(std::string_view data);
     // Marks the end of the body: 0 when complete, or a CPPG_E* error for the app's read;
     // error_status is what the server answers if the app has not started a response.
@@ -81,6 +98,8 @@ public:
     void on_output_sent(size_t bytes);
     bool app_waiting_for_body();
     bool body_complete();
+    // Body bytes received and not yet read by the app.
+    size_t body_buffered();
     int body_error_status();
 
     // ---- app (pool) thread, through the ABI ----
@@ -108,6 +127,7 @@ private:
     const http::Request* request_ = nullptr;
     const PeerInfo* peer_ = nullptr;
     bool keep_response_headers_ = false;
+    InlineIo* inline_io_ = nullptr;
 
     std::mutex mu_;
     std::condition_variable cv_;

@@ -1,8 +1,12 @@
 #include "worker/worker.hpp"
 
+#include <poll.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+
+#include <cerrno>
 
 #include <csignal>
 #include <random>
@@ -59,14 +63,13 @@ Worker::Worker(const config::Settings& settings, const app::Plugin& plugin,
     uv_loop_init(&loop_);
     uv_async_init(&loop_, &async_handle_, on_async);
     async_handle_.data = this;
-    for (auto* h : {&sigterm_handle_, &sigint_handle_, &sigquit_handle_, &sigusr1_handle_}) {
-        uv_signal_init(&loop_, h);
-        h->data = this;
-    }
-    uv_signal_start(&sigterm_handle_, on_signal, SIGTERM);
-    uv_signal_start(&sigint_handle_, on_signal, SIGINT);
-    uv_signal_start(&sigquit_handle_, on_signal, SIGQUIT);
-    uv_signal_start(&sigusr1_handle_, on_signal, SIGUSR1);
+    sigset_t handled = handled_signals();
+    pthread_sigmask(SIG_BLOCK, &handled, nullptr);  // normally already, inherited from the master
+    signal_fd_ = signalfd(-1, &handled, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (signal_fd_ < 0) spdlog::critical("signalfd() failed ({}): stop signals will not work", errno);
+    uv_poll_init(&loop_, &signal_poll_handle_, signal_fd_);
+    signal_poll_handle_.data = this;
+    uv_poll_start(&signal_poll_handle_, UV_READABLE, on_signal_fd);
     uv_timer_init(&loop_, &graceful_timer_handle_);
     graceful_timer_handle_.data = this;
     uv_timer_init(&loop_, &heartbeat_timer_handle_);
@@ -111,6 +114,14 @@ void Worker::on_request_done() {
 Worker::~Worker() {
     pool_->stop();
     uv_loop_close(&loop_);
+    if (signal_fd_ >= 0) ::close(signal_fd_);
+}
+
+sigset_t Worker::handled_signals() {
+    sigset_t set;
+    sigemptyset(&set);
+    for (int sig : {SIGTERM, SIGINT, SIGQUIT, SIGUSR1}) sigaddset(&set, sig);
+    return set;
 }
 
 bool Worker::listen_on(int fd) {
@@ -207,10 +218,37 @@ void Worker::on_async(uv_async_t* async) {
 
 // ---- stopping ----
 
-void Worker::on_signal(uv_signal_t* signal, int signum) {
-    auto* self = static_cast<Worker*>(signal->data);
+// A signalfd rather than uv_signal: an app call on the loop thread (--threads 1) that waits
+// for its socket can poll it too (wait_for_socket), so stop signals work during long uploads
+// and downloads.
+void Worker::on_signal_fd(uv_poll_t* poll, int, int) { static_cast<Worker*>(poll->data)->read_signals(); }
+
+void Worker::read_signals() {
+    signalfd_siginfo info;
+    while (::read(signal_fd_, &info, sizeof info) == static_cast<ssize_t>(sizeof info))
+        on_signal(static_cast<int>(info.ssi_signo));
+}
+
+void Worker::on_signal(int signum) {
     if (signum == SIGUSR1) return log::reopen_files();
-    self->begin_shutdown(signum == SIGTERM);
+    begin_shutdown(signum == SIGTERM);
+}
+
+Worker::Wait Worker::wait_for_socket(int fd, short events, int64_t timeout_ms) {
+    int64_t deadline = master::monotonic_ms() + timeout_ms;
+    for (;;) {
+        int64_t now = master::monotonic_ms();
+        if (graceful_deadline_ms_ && now >= graceful_deadline_ms_) graceful_timeout_expired();
+        int64_t limit = deadline - now;
+        if (graceful_deadline_ms_) limit = std::min(limit, graceful_deadline_ms_ - now);
+        if (limit <= 0) return Wait::kTimeout;
+        pollfd fds[2] = {{fd, events, 0}, {signal_fd_, POLLIN, 0}};
+        int rc = poll(fds, 2, static_cast<int>(limit));
+        if (rc < 0 && errno != EINTR) return Wait::kReady;  // let the caller's I/O call report it
+        if (rc <= 0) continue;
+        if (fds[1].revents & POLLIN) read_signals();
+        if (fds[0].revents) return Wait::kReady;
+    }
 }
 
 void Worker::begin_shutdown(bool graceful) {
@@ -229,6 +267,7 @@ void Worker::begin_shutdown(bool graceful) {
     if (graceful) {
         uv_timer_start(&graceful_timer_handle_, on_graceful_timeout,
                        static_cast<uint64_t>(settings_.graceful_timeout) * 1000, 0);
+        graceful_deadline_ms_ = master::monotonic_ms() + settings_.graceful_timeout * 1000;
     } else {
         abandon_busy_app_threads();
     }
@@ -247,12 +286,16 @@ void Worker::abandon_busy_app_threads() {
 }
 
 void Worker::on_graceful_timeout(uv_timer_t* timer) {
-    auto* self = static_cast<Worker*>(timer->data);
+    static_cast<Worker*>(timer->data)->graceful_timeout_expired();
+}
+
+void Worker::graceful_timeout_expired() {
+    graceful_deadline_ms_ = 0;
     spdlog::warn("graceful_timeout ({} s) expired with {} connection(s) busy; closing them",
-                 self->settings_.graceful_timeout, self->connections_.size());
-    std::vector<Connection*> open(self->connections_.begin(), self->connections_.end());
+                 settings_.graceful_timeout, connections_.size());
+    std::vector<Connection*> open(connections_.begin(), connections_.end());
     for (Connection* c : open) c->close();
-    self->abandon_busy_app_threads();
+    abandon_busy_app_threads();
 }
 
 void Worker::finish_shutdown_if_done() {
@@ -265,10 +308,7 @@ void Worker::close_loop_handles() {
     // The pool must be idle before the async handle goes: app threads post to it.
     pool_->stop();
     uv_close(as_handle(&async_handle_), nullptr);
-    uv_close(as_handle(&sigterm_handle_), nullptr);
-    uv_close(as_handle(&sigint_handle_), nullptr);
-    uv_close(as_handle(&sigquit_handle_), nullptr);
-    uv_close(as_handle(&sigusr1_handle_), nullptr);
+    uv_close(as_handle(&signal_poll_handle_), nullptr);
     uv_close(as_handle(&graceful_timer_handle_), nullptr);
     uv_close(as_handle(&heartbeat_timer_handle_), nullptr);
 }

@@ -33,8 +33,20 @@ public:
     Worker(const Worker&) = delete;
     Worker& operator=(const Worker&) = delete;
 
+    // The signals a worker acts on. They must be blocked in every thread of the process
+    // before the Worker is built: the loop reads them from a signalfd.
+    static sigset_t handled_signals();
+
     // Serves until SIGTERM (graceful) or SIGINT/SIGQUIT (quick). Returns the exit code.
     int run();
+
+    // For an app call running on the loop thread (--threads 1) that must wait for its socket:
+    // waits up to timeout_ms for `events` on `fd` while still acting on stop signals and the
+    // graceful_timeout, which the blocked loop cannot do meanwhile. A quick stop, or a
+    // graceful_timeout that expires, ends the process from in here, as it does when an app
+    // thread is busy.
+    enum class Wait { kReady, kTimeout };
+    Wait wait_for_socket(int fd, short events, int64_t timeout_ms);
 
     // Notifier: any thread.
     void notify(Exchange* exchange) override;
@@ -58,7 +70,10 @@ public:
 private:
     static void on_connection(uv_stream_t* server, int status);
     static void on_async(uv_async_t* async);
-    static void on_signal(uv_signal_t* signal, int signum);
+    static void on_signal_fd(uv_poll_t* poll, int status, int events);
+    void read_signals();
+    void on_signal(int signum);
+    void graceful_timeout_expired();
     static void on_graceful_timeout(uv_timer_t* timer);
     static void on_heartbeat(uv_timer_t* timer);
 
@@ -80,7 +95,9 @@ private:
 
     uv_loop_t loop_;
     uv_async_t async_handle_;
-    uv_signal_t sigterm_handle_, sigint_handle_, sigquit_handle_, sigusr1_handle_;
+    int signal_fd_ = -1;
+    uv_poll_t signal_poll_handle_;
+    int64_t graceful_deadline_ms_ = 0;  // steady clock; 0 until a graceful stop begins
     uv_timer_t graceful_timer_handle_;
     uv_timer_t heartbeat_timer_handle_;
     master::WorkerSlot* slot_;

@@ -72,6 +72,20 @@ def read_text(path):
         return f.read()
 
 
+def has_signalfd(pid):
+    try:
+        fds = os.listdir("/proc/%d/fd" % pid)
+    except OSError:
+        return False
+    for fd in fds:
+        try:
+            if os.readlink("/proc/%d/fd/%s" % (pid, fd)) == "anon_inode:[signalfd]":
+                return True
+        except OSError:
+            pass
+    return False
+
+
 class ServerCase(unittest.TestCase):
     """A test case whose tests each start their own server with self.start()."""
 
@@ -300,11 +314,14 @@ class Server:
         return wait_until(ready, timeout, what="%d serving workers" % count)
 
     def catches_signals(self, *signums, pid=None):
-        """True when the process handles all the signals: a handler (SigCgt) or, for the
-        master, which reads them from a signalfd, blocked (SigBlk)."""
+        """True when the process handles all the signals: a handler (SigCgt), or blocked
+        (SigBlk) and read from a signalfd. Master and workers both use a signalfd; a worker's
+        is opened once its app is loaded, while the mask is inherited from the master."""
         try:
             status = self.proc_status(pid)
-            mask = int(status["SigCgt"], 16) | (0 if pid else int(status["SigBlk"], 16))
+            mask = int(status["SigCgt"], 16)
+            if pid is None or has_signalfd(pid):
+                mask |= int(status["SigBlk"], 16)
         except (OSError, KeyError, ValueError):
             return False
         return all(mask & (1 << (int(s) - 1)) for s in signums)

@@ -222,8 +222,10 @@ class SignalTest(LoggingCase):
             offset = server.log_offset()
             started = time.monotonic()
             server.signal(signal.SIGTERM)
-            server.wait_for_log(r"graceful stop: 1 connection\(s\) open", start=offset)
-            server.wait_for_log(r"\[WARNING\] graceful_timeout \(1 s\) expired with 1 connection\(s\) busy",
+            # 1, or 2 when wait_ready's probe connection was accepted but its close not yet
+            # read: with --threads 1 the loop is inside the app, stalled on this upload.
+            server.wait_for_log(r"graceful stop: [12] connection\(s\) open", start=offset)
+            server.wait_for_log(r"\[WARNING\] graceful_timeout \(1 s\) expired with [12] connection\(s\) busy",
                                 start=offset, timeout=T(5))
             code = server.wait_exit(T(5))
             self.assertGreaterEqual(time.monotonic() - started, 0.8)
