@@ -40,23 +40,39 @@ void WorkerSlot::end_request(size_t thread) {
     requests.fetch_add(1, std::memory_order_relaxed);
 }
 
+int32_t WorkerSlot::least_loaded_peer() const {
+    int32_t least = -1;
+    size_t used = board_used->load(std::memory_order_relaxed);
+    for (size_t i = 0; i < used; ++i) {
+        const WorkerSlot& peer = board[i];
+        if (&peer == this || peer.pid.load(std::memory_order_relaxed) <= 0) continue;
+        int32_t n = peer.open_connections.load(std::memory_order_relaxed);
+        if (n >= 0 && (least < 0 || n < least)) least = n;
+    }
+    return least;
+}
+
 Scoreboard::Scoreboard(size_t slots) : slots_(slots) {
-    void* mem = mmap(nullptr, sizeof(WorkerSlot) * slots, PROT_READ | PROT_WRITE,
+    void* mem = mmap(nullptr, kHeaderBytes + sizeof(WorkerSlot) * slots, PROT_READ | PROT_WRITE,
                      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (mem == MAP_FAILED) throw std::runtime_error("mmap() of the scoreboard failed");
     // Slots are constructed when claimed: touching every page here would make all of them
     // resident in the master (megabytes) for the few workers that exist. Fresh anonymous
     // memory is zero, which is also what an unclaimed slot's pid (0 = free) must read.
-    base_ = static_cast<WorkerSlot*>(mem);
+    header_ = new (mem) Header();
+    base_ = reinterpret_cast<WorkerSlot*>(static_cast<char*>(mem) + kHeaderBytes);
 }
 
-Scoreboard::~Scoreboard() { munmap(base_, sizeof(WorkerSlot) * slots_); }
+Scoreboard::~Scoreboard() { munmap(header_, kHeaderBytes + sizeof(WorkerSlot) * slots_); }
 
 WorkerSlot* Scoreboard::claim(pid_t pid) {
     for (size_t i = 0; i < slots_; ++i) {
         WorkerSlot* s = &base_[i];
         if (s->pid.load() != 0) continue;
         s = new (s) WorkerSlot();  // no worker uses a free slot, so it may be rebuilt
+        s->board = base_;
+        s->board_used = &header_->used;
+        if (header_->used.load() < i + 1) header_->used.store(i + 1);
         s->beat_ms.store(monotonic_ms());
         s->pid.store(pid);
         return s;

@@ -28,12 +28,21 @@ struct WorkerSlot {
     std::atomic<int64_t> beat_ms{0};      // monotonic ms of the loop's last beat
     std::atomic<pid_t> loop_tid{0};
     std::atomic<uint64_t> requests{0};
+    // Connections the worker holds while it is ready to accept more, else -1 (booting,
+    // stopping, or running an app call on its loop thread). Workers read each other's to
+    // share connections out evenly (see Worker::my_turn_to_accept).
+    std::atomic<int32_t> open_connections{-1};
+    // Set by claim(): the whole board, so a worker can see its peers' slots.
+    WorkerSlot* board = nullptr;
+    const std::atomic<size_t>* board_used = nullptr;  // slots [0, used) have ever been claimed
     ThreadSlot threads[kWatchedThreads];
 
     // Worker side.
     void beat();
     void begin_request(size_t thread, std::string_view method, std::string_view target);
     void end_request(size_t thread);
+    // The fewest open_connections among the other workers that accept, or -1 if none does.
+    int32_t least_loaded_peer() const;
 };
 
 class Scoreboard {
@@ -51,6 +60,12 @@ public:
     void release(WorkerSlot* slot);
 
 private:
+    struct Header {
+        std::atomic<size_t> used{0};
+    };
+    static constexpr size_t kHeaderBytes = 4096;  // keeps the slots page-aligned
+
+    Header* header_;
     WorkerSlot* base_;
     size_t slots_;
 };

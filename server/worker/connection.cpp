@@ -58,19 +58,23 @@ struct Connection::WriteReq {
 Connection::Connection(Worker& worker)
     : worker_(worker), parser_(worker.limits(), *this), exchange_(worker, this) {}
 
-bool Connection::accept_from(uv_stream_t* server) {
-    bool unix_socket = server->type == UV_NAMED_PIPE;
-    if (unix_socket)
+void Connection::open(int fd, bool unix_socket) {
+    int rc;
+    if (unix_socket) {
         uv_pipe_init(worker_.loop(), &client_handle_.pipe, 0);
-    else
+        rc = uv_pipe_open(&client_handle_.pipe, fd);
+    } else {
         uv_tcp_init(worker_.loop(), &client_handle_.tcp);
+        rc = uv_tcp_open(&client_handle_.tcp, fd);
+    }
     uv_timer_init(worker_.loop(), &timer_handle_);
     stream()->data = timer_handle_.data = this;
     open_handles_ = 2;
-    if (int rc = uv_accept(server, stream()); rc != 0) {
-        spdlog::warn("accept() failed ({}: {})", -rc, uv_strerror(rc));
+    if (rc != 0) {
+        spdlog::warn("cannot use an accepted connection ({}: {})", -rc, uv_strerror(rc));
+        ::close(fd);  // libuv did not take it
         close();
-        return false;
+        return;
     }
     if (unix_socket) {
         describe_unix_peer();
@@ -84,7 +88,6 @@ bool Connection::accept_from(uv_stream_t* server) {
     last_read_ms_ = uv_now(worker_.loop());
     arm_timer(TimerMode::kHead, worker_.settings().header_timeout * 1000);
     start_reading();
-    return true;
 }
 
 void Connection::describe_tcp_peer() {
@@ -574,7 +577,9 @@ void Connection::maybe_run_inline() {
     in_inline_ = true;
     while (inline_pending_ && !closing_ && writes_in_flight_ == 0 && inline_ready()) {
         inline_pending_ = false;
+        worker_.set_app_running_inline(true);
         worker_.pool().run_inline(&exchange_);
+        worker_.set_app_running_inline(false);
         uv_update_time(worker_.loop());  // the app may have taken a while: timers count from now
         on_exchange_update();  // may start the next pipelined request
     }

@@ -21,9 +21,8 @@ public:
     Connection(const Connection&) = delete;
     Connection& operator=(const Connection&) = delete;
 
-    // Accepts a pending connection from `server`. False (and the object must be deleted)
-    // when accept fails.
-    bool accept_from(uv_stream_t* server);
+    // Takes an accepted socket. On failure it closes, and deletes itself through the worker.
+    void open(int fd, bool unix_socket);
     // The exchange has output or news for the loop (called from the worker's async handler).
     void on_exchange_update();
     // Graceful stop: close now if idle, else after the response in progress.

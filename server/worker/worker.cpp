@@ -61,15 +61,11 @@ Worker::Worker(const config::Settings& settings, const app::Plugin& plugin,
       read_buffer_(new char[kReadBufferSize]),
       slot_(slot) {
     uv_loop_init(&loop_);
+    loop_.data = this;
+    uv_timer_init(&loop_, &accept_retry_timer_handle_);
+    accept_retry_timer_handle_.data = this;
     uv_async_init(&loop_, &async_handle_, on_async);
     async_handle_.data = this;
-    sigset_t handled = handled_signals();
-    pthread_sigmask(SIG_BLOCK, &handled, nullptr);  // normally already, inherited from the master
-    signal_fd_ = signalfd(-1, &handled, SFD_NONBLOCK | SFD_CLOEXEC);
-    if (signal_fd_ < 0) spdlog::critical("signalfd() failed ({}): stop signals will not work", errno);
-    uv_poll_init(&loop_, &signal_poll_handle_, signal_fd_);
-    signal_poll_handle_.data = this;
-    uv_poll_start(&signal_poll_handle_, UV_READABLE, on_signal_fd);
     uv_timer_init(&loop_, &graceful_timer_handle_);
     graceful_timer_handle_.data = this;
     uv_timer_init(&loop_, &heartbeat_timer_handle_);
@@ -89,6 +85,15 @@ Worker::Worker(const config::Settings& settings, const app::Plugin& plugin,
     trusted_proxies_ = split_address_list(settings.forwarded_allow_ips);
     proxy_senders_ = split_address_list(settings.proxy_allow_ips);
     for (int fd : listen_fds) listen_on(fd);
+    publish_load();
+    // Last: an open signalfd is how tests (and people) see that a worker is ready.
+    sigset_t handled = handled_signals();
+    pthread_sigmask(SIG_BLOCK, &handled, nullptr);  // normally already, inherited from the master
+    signal_fd_ = signalfd(-1, &handled, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (signal_fd_ < 0) spdlog::critical("signalfd() failed ({}): stop signals will not work", errno);
+    uv_poll_init(&loop_, &signal_poll_handle_, signal_fd_);
+    signal_poll_handle_.data = this;
+    uv_poll_start(&signal_poll_handle_, UV_READABLE, on_signal_fd);
 }
 
 bool Worker::trusts_proxy(const std::string& address) const {
@@ -124,29 +129,31 @@ sigset_t Worker::handled_signals() {
     return set;
 }
 
+// Closes this worker's copy of the socket; the master's copy keeps queued clients for the
+// other workers (or the next generation), so nothing waiting in the backlog is lost. The fd
+// is closed now, not in the close callback: with --threads 1 the loop may be inside an app
+// call for a long while. uv_close has already removed it from epoll when it returns.
+void Worker::close_listener(Listener* listener) {
+    uv_close(as_handle(&listener->poll), [](uv_handle_t* h) { delete static_cast<Listener*>(h->data); });
+    ::close(listener->fd);
+}
+
 bool Worker::listen_on(int fd) {
     sockaddr_storage ss{};
     socklen_t len = sizeof ss;
     getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len);
-    auto handle = std::make_unique<ListenHandle>();
-    auto* stream = reinterpret_cast<uv_stream_t*>(handle.get());
-    int rc = 0;
-    if (ss.ss_family == AF_UNIX) {
-        uv_pipe_init(&loop_, &handle->pipe, 0);
-        rc = uv_pipe_open(&handle->pipe, fd);
-    } else {
-        uv_tcp_init(&loop_, &handle->tcp);
-        rc = uv_tcp_open(&handle->tcp, fd);
-    }
-    stream->data = this;
-    if (rc == 0) rc = uv_listen(stream, static_cast<int>(settings_.backlog), on_connection);
+    auto listener = std::make_unique<Listener>();
+    listener->fd = fd;
+    listener->unix_socket = ss.ss_family == AF_UNIX;
+    listener->poll.data = listener.get();
+    int rc = uv_poll_init_socket(&loop_, &listener->poll, fd);
+    if (rc == 0) rc = uv_poll_start(&listener->poll, UV_READABLE, on_listener_readable);
     if (rc != 0) {
         spdlog::error("listening on fd {} failed ({}: {})", fd, -rc, uv_strerror(rc));
-        uv_close(as_handle(stream), [](uv_handle_t* h) { delete reinterpret_cast<ListenHandle*>(h); });
-        handle.release();
+        close_listener(listener.release());
         return false;
     }
-    listeners_.push_back(std::move(handle));
+    listeners_.push_back(std::move(listener));
     return true;
 }
 
@@ -157,42 +164,97 @@ int Worker::run() {
 
 // ---- accepting ----
 
-void Worker::on_connection(uv_stream_t* server, int status) {
-    auto* self = static_cast<Worker*>(server->data);
+namespace {
+
+// Connections taken per wake-up of a listener. Small, so that the workers woken together by
+// a burst of connections share it out (nginx accepts one at a time for the same reason).
+constexpr int kAcceptBatch = 4;
+// Above the least loaded peer by more than this many connections, a worker leaves new ones
+// to the others for a moment. Within it, the kernel's order decides.
+constexpr int32_t kAcceptSlack = 0;
+constexpr uint64_t kAcceptRetryMs = 1;
+// After accept() fails for want of file descriptors, wait before trying again.
+constexpr uint64_t kNoDescriptorsRetryMs = 100;
+
+}  // namespace
+
+void Worker::on_listener_readable(uv_poll_t* poll, int status, int) {
+    auto* listener = static_cast<Listener*>(poll->data);
+    auto* self = static_cast<Worker*>(poll->loop->data);
     if (status < 0) {
-        spdlog::warn("accept() failed ({}: {})", -status, uv_strerror(status));
+        spdlog::warn("polling a listener failed ({}: {})", -status, uv_strerror(status));
         return;
     }
-    self->accept_one(server);
+    self->accept_ready(*listener);
 }
 
-void Worker::accept_one(uv_stream_t* server) {
-    if (shutting_down_) return;
-    if (connections_.size() >= static_cast<size_t>(settings_.worker_connections)) {
-        // Leaving the connection un-accepted makes libuv stop polling this listener until
-        // we call uv_accept, so other workers (or the backlog) take the load meanwhile.
-        pending_accepts_.push_back(server);
-        return;
-    }
-    auto* connection = new Connection(*this);
-    connections_.insert(connection);
-    if (!connection->accept_from(server)) return;  // it closes and deletes itself
+// Spreading connections evenly matters when requests block: a worker whose threads are all
+// busy must not collect connections that another worker could serve now.
+bool Worker::my_turn_to_accept() const {
+    if (!slot_) return true;
+    int32_t least = slot_->least_loaded_peer();
+    return least < 0 || static_cast<int32_t>(connections_.size()) <= least + kAcceptSlack;
 }
 
-void Worker::accept_pending() {
-    while (!pending_accepts_.empty() && !shutting_down_ &&
-           connections_.size() < static_cast<size_t>(settings_.worker_connections)) {
-        uv_stream_t* server = pending_accepts_.back();
-        pending_accepts_.pop_back();
-        accept_one(server);
+void Worker::accept_ready(Listener& listener) {
+    for (int i = 0; i < kAcceptBatch; ++i) {
+        if (shutting_down_) return;
+        if (connections_.size() >= static_cast<size_t>(settings_.worker_connections))
+            return pause_accepting(0);  // on_connection_closed resumes
+        if (!my_turn_to_accept()) return pause_accepting(kAcceptRetryMs);
+        int fd = accept4(listener.fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK) return;  // a peer took it
+            if (errno == EINTR || errno == ECONNABORTED) continue;
+            spdlog::warn("accept() failed ({}: {})", errno, strerror(errno));
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+                pause_accepting(kNoDescriptorsRetryMs);
+            return;
+        }
+        auto* connection = new Connection(*this);
+        connections_.insert(connection);
+        publish_load();
+        connection->open(fd, listener.unix_socket);  // on failure it closes and deletes itself
     }
+}
+
+void Worker::pause_accepting(uint64_t retry_ms) {
+    if (accepting_) {
+        for (auto& listener : listeners_) uv_poll_stop(&listener->poll);
+        accepting_ = false;
+    }
+    if (retry_ms) uv_timer_start(&accept_retry_timer_handle_, on_accept_retry, retry_ms, 0);
+}
+
+void Worker::resume_accepting() {
+    if (accepting_ || shutting_down_) return;
+    accepting_ = true;
+    for (auto& listener : listeners_)
+        uv_poll_start(&listener->poll, UV_READABLE, on_listener_readable);
+}
+
+void Worker::on_accept_retry(uv_timer_t* timer) { static_cast<Worker*>(timer->data)->resume_accepting(); }
+
+void Worker::publish_load() {
+    if (slot_)
+        slot_->open_connections.store(shutting_down_ ? -1 : static_cast<int32_t>(connections_.size()),
+                                      std::memory_order_relaxed);
+}
+
+void Worker::set_app_running_inline(bool running) {
+    if (!slot_) return;
+    if (running) slot_->open_connections.store(-1, std::memory_order_relaxed);
+    else publish_load();
 }
 
 void Worker::on_connection_closed(Connection* connection) {
     connections_.erase(connection);
     delete connection;
+    publish_load();
     if (shutting_down_) finish_shutdown_if_done();
-    else accept_pending();
+    else if (connections_.size() < static_cast<size_t>(settings_.worker_connections) &&
+             !uv_is_active(as_handle(&accept_retry_timer_handle_)))
+        resume_accepting();
 }
 
 // ---- app threads -> loop ----
@@ -256,8 +318,10 @@ void Worker::begin_shutdown(bool graceful) {
     spdlog::info("{} stop: {} connection(s) open", graceful ? "graceful" : "quick",
                  connections_.size());
     shutting_down_ = true;
-    for (auto& listener : listeners_) uv_close(as_handle(listener.get()), nullptr);
-    pending_accepts_.clear();
+    publish_load();
+    for (auto& listener : listeners_) close_listener(listener.release());
+    listeners_.clear();
+    uv_timer_stop(&accept_retry_timer_handle_);
     // Copy: closing may delete connections and change the set.
     std::vector<Connection*> open(connections_.begin(), connections_.end());
     for (Connection* c : open) {
@@ -309,6 +373,7 @@ void Worker::close_loop_handles() {
     pool_->stop();
     uv_close(as_handle(&async_handle_), nullptr);
     uv_close(as_handle(&signal_poll_handle_), nullptr);
+    uv_close(as_handle(&accept_retry_timer_handle_), nullptr);
     uv_close(as_handle(&graceful_timer_handle_), nullptr);
     uv_close(as_handle(&heartbeat_timer_handle_), nullptr);
 }

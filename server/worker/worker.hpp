@@ -66,9 +66,14 @@ public:
     bool expects_proxy_line(const std::string& address) const;
     // A request finished (loop thread): counts toward max_requests.
     void on_request_done();
+    // An app call runs on the loop thread (--threads 1): peers should not wait for this
+    // worker to accept meanwhile.
+    void set_app_running_inline(bool running);
 
 private:
-    static void on_connection(uv_stream_t* server, int status);
+    struct Listener;
+    static void on_listener_readable(uv_poll_t* poll, int status, int events);
+    static void on_accept_retry(uv_timer_t* timer);
     static void on_async(uv_async_t* async);
     static void on_signal_fd(uv_poll_t* poll, int status, int events);
     void read_signals();
@@ -78,8 +83,12 @@ private:
     static void on_heartbeat(uv_timer_t* timer);
 
     bool listen_on(int fd);
-    void accept_one(uv_stream_t* server);
-    void accept_pending();
+    static void close_listener(Listener* listener);
+    void accept_ready(Listener& listener);
+    bool my_turn_to_accept() const;
+    void pause_accepting(uint64_t retry_ms);
+    void resume_accepting();
+    void publish_load();
     void begin_shutdown(bool graceful);
     void finish_shutdown_if_done();
     void abandon_busy_app_threads();
@@ -103,12 +112,16 @@ private:
     master::WorkerSlot* slot_;
     uint64_t requests_done_ = 0;
     uint64_t max_requests_ = 0;  // 0: no limit; else max_requests plus this worker's jitter
-    union ListenHandle {
-        uv_tcp_t tcp;    // HOST:PORT
-        uv_pipe_t pipe;  // unix:PATH
+    // Accepting is ours rather than uv_listen's, so that a worker can leave a connection in
+    // the kernel's queue for a less loaded peer instead of taking it and holding it.
+    struct Listener {
+        int fd;
+        bool unix_socket;
+        uv_poll_t poll;
     };
-    std::vector<std::unique_ptr<ListenHandle>> listeners_;
-    std::vector<uv_stream_t*> pending_accepts_;  // listeners held back by worker_connections
+    std::vector<std::unique_ptr<Listener>> listeners_;
+    bool accepting_ = true;  // the listeners are polled
+    uv_timer_t accept_retry_timer_handle_;
     std::unordered_set<Connection*> connections_;
     bool shutting_down_ = false;
     bool loop_handles_closed_ = false;

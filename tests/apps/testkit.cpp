@@ -8,6 +8,8 @@
 #include <cstdlib>
 #include <thread>
 
+#include <unistd.h>
+
 namespace {
 
 long query_number(std::string_view query, std::string_view key, long fallback) {
@@ -39,6 +41,8 @@ struct Testkit {
             std::string name(query.substr(query.find('=') + 1));
             const char* value = std::getenv(name.c_str());
             req.respond(value ? "200 OK" : "404 Not Found", {}, value ? value : "");
+        } else if (path == "/pid") {
+            req.respond("200 OK", {}, std::to_string(getpid()));
         } else if (path == "/print") {
             // What a careless app or library does: write to the standard streams.
             std::fputs("testkit says hello on stdout\n", stdout);
