@@ -32,6 +32,8 @@ constexpr std::string_view kContinueResponse = "HTTP/1.1 100 Continue\r\n\r\n";
 
 Connection* of(uv_handle_t* h) { return static_cast<Connection*>(h->data); }
 
+}  // namespace
+
 void format_address(const sockaddr_storage& ss, std::string& addr, std::string& port) {
     char buf[INET6_ADDRSTRLEN] = "";
     if (ss.ss_family == AF_INET) {
@@ -46,8 +48,6 @@ void format_address(const sockaddr_storage& ss, std::string& addr, std::string& 
     addr = buf;
 }
 
-}  // namespace
-
 struct Connection::WriteReq {
     uv_write_t req;
     Connection* connection;
@@ -58,7 +58,9 @@ struct Connection::WriteReq {
 Connection::Connection(Worker& worker)
     : worker_(worker), parser_(worker.limits(), *this), exchange_(worker, this) {}
 
-void Connection::open(int fd, bool unix_socket) {
+void Connection::open(const Accepted& accepted) {
+    int fd = accepted.fd;
+    bool unix_socket = accepted.unix_socket;
     int rc;
     if (unix_socket) {
         uv_pipe_init(worker_.loop(), &client_handle_.pipe, 0);
@@ -80,8 +82,7 @@ void Connection::open(int fd, bool unix_socket) {
         describe_unix_peer();
         peer_.trusted_proxy = true;  // only local processes with file access reach it
     } else {
-        uv_tcp_nodelay(&client_handle_.tcp, 1);
-        describe_tcp_peer();
+        describe_tcp_peer(accepted);  // TCP_NODELAY is inherited from the listener
         peer_.trusted_proxy = worker_.trusts_proxy(peer_.remote_addr);
         expect_proxy_line_ = worker_.expects_proxy_line(peer_.remote_addr);
     }
@@ -90,12 +91,16 @@ void Connection::open(int fd, bool unix_socket) {
     start_reading();
 }
 
-void Connection::describe_tcp_peer() {
+// From what accept4 and the listener already know: two syscalls fewer per connection.
+void Connection::describe_tcp_peer(const Accepted& accepted) {
+    format_address(*accepted.peer, peer_.remote_addr, peer_.remote_port);
+    if (accepted.local_name) {
+        peer_.server_name = *accepted.local_name;
+        peer_.server_port = *accepted.local_port;
+        return;
+    }
     sockaddr_storage ss{};
     int len = sizeof ss;
-    if (uv_tcp_getpeername(&client_handle_.tcp, reinterpret_cast<sockaddr*>(&ss), &len) == 0)
-        format_address(ss, peer_.remote_addr, peer_.remote_port);
-    len = sizeof ss;
     if (uv_tcp_getsockname(&client_handle_.tcp, reinterpret_cast<sockaddr*>(&ss), &len) == 0)
         format_address(ss, peer_.server_name, peer_.server_port);
 }
@@ -212,6 +217,7 @@ void Connection::on_request_head(const http::Request& request) {
     message_complete_ = false;
     continue_sent_ = false;
     app_running_ = true;
+    client_closes_ = !request.keep_alive();
     bool keep_alive = request.keep_alive() && worker_.settings().keepalive > 0 &&
                       !worker_.shutting_down() && !stop_requested_;
     if (!keep_alive) close_after_response_ = true;
@@ -430,6 +436,13 @@ void Connection::finish_graceful_close() {
     if (!closing_gracefully_ || shutdown_started_ || closing_ || app_running_ ||
         writes_in_flight_ > 0)
         return;
+    // Lingering protects a response from the reset that unread input would cause. A client
+    // that said Connection: close, with all it sent read, has nothing more to send (nginx
+    // skips lingering then too): closing now saves a shutdown, a wake-up and a read.
+    if (client_closes_ && !parser_.in_message() && pending_input_.empty() && !peer_eof_) {
+        close();
+        return;
+    }
     shutdown_started_ = true;
     shutdown_req_.data = this;
     if (uv_shutdown(&shutdown_req_, stream(), on_shutdown) != 0) {

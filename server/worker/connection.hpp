@@ -4,6 +4,8 @@
 
 #include <uv.h>
 
+#include <sys/socket.h>
+
 #include <chrono>
 #include <string>
 
@@ -14,6 +16,9 @@ namespace cppg::worker {
 
 class Worker;
 
+// A socket address as the environ shows it: "127.0.0.1" and "8000".
+void format_address(const sockaddr_storage& ss, std::string& addr, std::string& port);
+
 class Connection final : public http::ParserEvents, private InlineIo {
 public:
     explicit Connection(Worker& worker);
@@ -21,8 +26,16 @@ public:
     Connection(const Connection&) = delete;
     Connection& operator=(const Connection&) = delete;
 
+    // What the worker knows of an accepted socket when it hands it over.
+    struct Accepted {
+        int fd;
+        bool unix_socket;
+        const sockaddr_storage* peer;      // from accept4; TCP only
+        const std::string* local_name;     // the listener's own address, when it is not a
+        const std::string* local_port;     // wildcard one (else null: getsockname tells)
+    };
     // Takes an accepted socket. On failure it closes, and deletes itself through the worker.
-    void open(int fd, bool unix_socket);
+    void open(const Accepted& accepted);
     // The exchange has output or news for the loop (called from the worker's async handler).
     void on_exchange_update();
     // Graceful stop: close now if idle, else after the response in progress.
@@ -58,7 +71,7 @@ private:
     bool inline_ready();
     int socket_fd();
 
-    void describe_tcp_peer();
+    void describe_tcp_peer(const Accepted& accepted);
     void describe_unix_peer();
     bool take_proxy_line(const char*& data, size_t& len);
     void feed(const char* data, size_t len);
@@ -114,6 +127,7 @@ private:
     bool shutdown_started_ = false;
     bool closing_ = false;
     bool stop_requested_ = false;
+    bool client_closes_ = false;   // the client said Connection: close (or spoke HTTP/1.0)
     bool inline_request_ = false;  // the current request's app call runs on the loop thread
     bool inline_pending_ = false;  // ... and has not started yet
     bool in_inline_ = false;       // maybe_run_inline is on the stack

@@ -1,5 +1,7 @@
 #include "worker/worker.hpp"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -42,6 +44,14 @@ constexpr uint64_t kHeartbeatMs = 250;
 template <typename T>
 uv_handle_t* as_handle(T* h) {
     return reinterpret_cast<uv_handle_t*>(h);
+}
+
+bool is_wildcard(const sockaddr_storage& ss) {
+    if (ss.ss_family == AF_INET)
+        return reinterpret_cast<const sockaddr_in&>(ss).sin_addr.s_addr == htonl(INADDR_ANY);
+    if (ss.ss_family == AF_INET6)
+        return IN6_IS_ADDR_UNSPECIFIED(&reinterpret_cast<const sockaddr_in6&>(ss).sin6_addr);
+    return false;
 }
 
 http::ParserLimits limits_from(const config::Settings& s) {
@@ -145,6 +155,12 @@ bool Worker::listen_on(int fd) {
     auto listener = std::make_unique<Listener>();
     listener->fd = fd;
     listener->unix_socket = ss.ss_family == AF_UNIX;
+    listener->wildcard = is_wildcard(ss);
+    if (!listener->unix_socket) {
+        format_address(ss, listener->local_name, listener->local_port);
+        int one = 1;  // accepted sockets inherit it: no setsockopt per connection
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    }
     listener->poll.data = listener.get();
     int rc = uv_poll_init_socket(&loop_, &listener->poll, fd);
     if (rc == 0) rc = uv_poll_start(&listener->poll, UV_READABLE, on_listener_readable);
@@ -202,7 +218,10 @@ void Worker::accept_ready(Listener& listener) {
         if (connections_.size() >= static_cast<size_t>(settings_.worker_connections))
             return pause_accepting(0);  // on_connection_closed resumes
         if (!my_turn_to_accept()) return pause_accepting(kAcceptRetryMs);
-        int fd = accept4(listener.fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        sockaddr_storage peer{};
+        socklen_t peer_len = sizeof peer;
+        int fd = accept4(listener.fd, reinterpret_cast<sockaddr*>(&peer), &peer_len,
+                         SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EAGAIN || errno == EWOULDBLOCK) return;  // a peer took it
             if (errno == EINTR || errno == ECONNABORTED) continue;
@@ -214,7 +233,11 @@ void Worker::accept_ready(Listener& listener) {
         auto* connection = new Connection(*this);
         connections_.insert(connection);
         publish_load();
-        connection->open(fd, listener.unix_socket);  // on failure it closes and deletes itself
+        bool known_local = !listener.unix_socket && !listener.wildcard;
+        connection->open({fd, listener.unix_socket, &peer,
+                          known_local ? &listener.local_name : nullptr,
+                          known_local ? &listener.local_port : nullptr});
+        // (on failure it closes and deletes itself)
     }
 }
 
@@ -222,6 +245,7 @@ void Worker::pause_accepting(uint64_t retry_ms) {
     if (accepting_) {
         for (auto& listener : listeners_) uv_poll_stop(&listener->poll);
         accepting_ = false;
+        publish_load();  // as not accepting: peers must not leave connections to us now
     }
     if (retry_ms) uv_timer_start(&accept_retry_timer_handle_, on_accept_retry, retry_ms, 0);
 }
@@ -229,6 +253,7 @@ void Worker::pause_accepting(uint64_t retry_ms) {
 void Worker::resume_accepting() {
     if (accepting_ || shutting_down_) return;
     accepting_ = true;
+    publish_load();
     for (auto& listener : listeners_)
         uv_poll_start(&listener->poll, UV_READABLE, on_listener_readable);
 }
@@ -237,8 +262,9 @@ void Worker::on_accept_retry(uv_timer_t* timer) { static_cast<Worker*>(timer->da
 
 void Worker::publish_load() {
     if (slot_)
-        slot_->open_connections.store(shutting_down_ ? -1 : static_cast<int32_t>(connections_.size()),
-                                      std::memory_order_relaxed);
+        slot_->open_connections.store(
+            shutting_down_ || !accepting_ ? -1 : static_cast<int32_t>(connections_.size()),
+            std::memory_order_relaxed);
 }
 
 void Worker::set_app_running_inline(bool running) {

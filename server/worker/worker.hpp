@@ -117,6 +117,8 @@ private:
     struct Listener {
         int fd;
         bool unix_socket;
+        bool wildcard;  // bound to 0.0.0.0 or [::]: each connection's local address differs
+        std::string local_name, local_port;
         uv_poll_t poll;
     };
     std::vector<std::unique_ptr<Listener>> listeners_;

@@ -191,6 +191,24 @@ class SignalTest(LoggingCase):
         self.assertEqual(server.wait_exit(T(5)), 0)
         self.assertIn("quick stop", server.log_text())
 
+    def test_ctrl_c_on_the_whole_process_group_stops_cleanly(self):
+        # A terminal's Ctrl-C signals every process of the group: each worker gets SIGINT
+        # from the terminal and then SIGQUIT from the master, i.e. two quick stops.
+        server = self.start(["--workers", "2"], example_app("hello"))
+        workers = server.wait_workers(2)
+        for pid in workers:  # stopped, so that both signals are pending when it reads them
+            os.kill(pid, signal.SIGSTOP)
+            os.kill(pid, signal.SIGINT)
+            os.kill(pid, signal.SIGQUIT)
+        server.signal(signal.SIGINT)
+        for pid in workers:
+            os.kill(pid, signal.SIGCONT)
+        self.assertEqual(server.wait_exit(T(5)), 0)
+        log = server.log_text()
+        self.assertNotIn("Assertion", log)
+        self.assertNotIn("SIGABRT", log)
+        self.assertNotIn("exited with", log)
+
     def test_sigterm_lets_request_in_flight_finish(self):
         server = self.start(["--graceful-timeout", "10"], fixture_app("testkit"))
         total = 256 << 10
