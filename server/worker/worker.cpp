@@ -245,15 +245,14 @@ void Worker::pause_accepting(uint64_t retry_ms) {
     if (accepting_) {
         for (auto& listener : listeners_) uv_poll_stop(&listener->poll);
         accepting_ = false;
-        publish_load();  // as not accepting: peers must not leave connections to us now
     }
     if (retry_ms) uv_timer_start(&accept_retry_timer_handle_, on_accept_retry, retry_ms, 0);
 }
 
 void Worker::resume_accepting() {
     if (accepting_ || shutting_down_) return;
+    uv_timer_stop(&accept_retry_timer_handle_);
     accepting_ = true;
-    publish_load();
     for (auto& listener : listeners_)
         uv_poll_start(&listener->poll, UV_READABLE, on_listener_readable);
 }
@@ -263,7 +262,7 @@ void Worker::on_accept_retry(uv_timer_t* timer) { static_cast<Worker*>(timer->da
 void Worker::publish_load() {
     if (slot_)
         slot_->open_connections.store(
-            shutting_down_ || !accepting_ ? -1 : static_cast<int32_t>(connections_.size()),
+            shutting_down_ ? -1 : static_cast<int32_t>(connections_.size()),
             std::memory_order_relaxed);
 }
 
@@ -278,9 +277,8 @@ void Worker::on_connection_closed(Connection* connection) {
     delete connection;
     publish_load();
     if (shutting_down_) finish_shutdown_if_done();
-    else if (connections_.size() < static_cast<size_t>(settings_.worker_connections) &&
-             !uv_is_active(as_handle(&accept_retry_timer_handle_)))
-        resume_accepting();
+    else if (connections_.size() < static_cast<size_t>(settings_.worker_connections))
+        resume_accepting();  // below capacity, and maybe the least loaded again: look now
 }
 
 // ---- app threads -> loop ----
