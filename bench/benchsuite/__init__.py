@@ -1,0 +1,1 @@
+"""Helpers of bench/suite.py: process accounting, servers, load generators, report."""
