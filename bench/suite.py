@@ -76,15 +76,15 @@ def parse_args(argv):
     return opts
 
 
-def check_prerequisites(paths):
+def check_prerequisites(paths, wanted):
     missing = [
         str(p)
         for p in (paths.cppgunicorn, paths.hello_so, paths.fanout_so, paths.bench_so)
         if not p.exists()
     ]
-    missing += [
-        tool for tool in (servers.NGINX, "wrk", servers.GUNICORN, "uwsgi") if not shutil.which(tool)
-    ]
+    tools = {"nginx": servers.NGINX, "gunicorn": servers.GUNICORN, "uwsgi": "uwsgi"}
+    needed = [tool for family, tool in tools.items() if not wanted or family in wanted]
+    missing += [tool for tool in ["wrk", *needed] if not shutil.which(tool)]
     if missing:
         sys.exit(f"missing: {', '.join(missing)}; run bench/run.sh, which installs and builds them")
 
@@ -110,7 +110,7 @@ def machine_info(opts, argv):
         ["/usr/bin/python3", "-c", "import importlib.metadata as m; print(m.version('flask'))"]
     )
     versions = {
-        "cppgunicorn": _first_line([str(REPO / "build" / "cppgunicorn"), "--version"]).removeprefix(
+        "cppgunicorn": _first_line([str(servers.Paths(REPO, None).cppgunicorn), "--version"]).removeprefix(
             "cppgunicorn "
         ),
         "git": _first_line(["git", "-C", str(REPO), "describe", "--always", "--dirty"]),
@@ -164,7 +164,7 @@ def write_json(path, suite, meta, summary, startups, target_rows):
 
 def main(argv):
     opts = parse_args(argv)
-    check_prerequisites(servers.Paths(REPO, None))
+    check_prerequisites(servers.Paths(REPO, None), {s.split("-")[0] for s in opts.servers})
     paths = servers.Paths(REPO, Path(tempfile.mkdtemp(prefix="cppg-suite.")))
     meta = machine_info(opts, argv)  # also raises the fd limit, which servers inherit
     suite = scenarios.Suite(opts, paths, log)

@@ -441,30 +441,29 @@ def _idle_targets(s):
 
 def _echo_targets(s):
     rows = s.get("e", {})
-    stream = next(
-        (
-            r
-            for (name, label), r in rows.items()
-            if name == "cppgunicorn-2x2" and label.startswith("stream")
-        ),
-        {},
-    )
-    return [
-        _check(
-            "(e) cppgunicorn-2x2 1 MiB echo",
-            "≥ 2000 MiB/s",
-            _metric(s, "e", "cppgunicorn-2x2", "POST /echo 1 MiB"),
-            lambda v: v >= 2000,
-            "{:.0f} MiB/s",
-        ),
-        _check(
-            f"(e) cppgunicorn-2x2 {stream.get('load', 'stream')} RSS growth",
-            "< 16 MiB",
-            stream.get("rss_growth_mib"),
-            lambda v: v < 16,
-            "{:.2f} MiB",
-        ),
-    ]
+    checks = []
+    for server in ("cppgunicorn", "cppgunicorn-2x2"):
+        stream = next(
+            (r for (name, label), r in rows.items() if name == server and label.startswith("stream")),
+            {},
+        )
+        checks += [
+            _check(
+                f"(e) {server} 1 MiB echo",
+                "≥ 2000 MiB/s",
+                _metric(s, "e", server, "POST /echo 1 MiB"),
+                lambda v: v >= 2000,
+                "{:.0f} MiB/s",
+            ),
+            _check(
+                f"(e) {server} {stream.get('load', 'stream')} RSS growth",
+                "< 16 MiB",
+                stream.get("rss_growth_mib"),
+                lambda v: v < 16,
+                "{:.2f} MiB",
+            ),
+        ]
+    return checks
 
 
 def _fanout_targets(s):

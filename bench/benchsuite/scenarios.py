@@ -302,6 +302,7 @@ def echo_bodies(suite):
     script = load.write_post_script(p.tmp / "post_1mib.lua", load.MIB)
     stream_bytes = 4 * load.MIB if suite.opts.smoke else STREAM_BYTES
     specs = [
+        servers.cppgunicorn(p, "cppgunicorn", suite.port(3), p.bench_so, 2, 1),
         servers.cppgunicorn(p, "cppgunicorn-2x2", suite.port(0), p.bench_so, 2, 2),
         servers.gunicorn(p, "gunicorn-wsgi", suite.port(1), "wsgi_app:application", 2, 2),
         servers.uwsgi(p, "uwsgi", suite.port(2), 2, 2),

@@ -38,7 +38,8 @@ class Paths:
 
     @property
     def build(self):
-        return self.repo / "build"
+        # CPPG_BUILD_DIR: another build tree (the test suite's smoke run uses its own).
+        return Path(os.environ.get("CPPG_BUILD_DIR") or self.repo / "build")
 
     @property
     def cppgunicorn(self):
