@@ -21,7 +21,10 @@ void AppPool::submit(Exchange* exchange) {
         std::lock_guard lock(mu_);
         queue_.push_back(exchange);
         queued_.store(queue_.size(), std::memory_order_release);
-        wake = sleepers_ > 0;
+        // A spinning thread takes one request without a wake-up; it checks the queue under
+        // the lock before it sleeps, so none is missed if it gives up just now.
+        bool spinner_takes_it = queue_.size() == 1 && spinning_.load(std::memory_order_acquire);
+        wake = sleepers_ > 0 && !spinner_takes_it;
     }
     if (wake) cv_.notify_one();
 }
@@ -61,9 +64,11 @@ void AppPool::run_thread(size_t index) {
 void AppPool::serve(size_t index) {
     std::unique_lock lock(mu_);
     for (;;) {
-        if (queue_.empty() && !stopping_) {
+        // Only one thread spins: with several, all but one would burn CPU for nothing.
+        if (queue_.empty() && !stopping_ && !spinning_.exchange(true, std::memory_order_acq_rel)) {
             lock.unlock();
             spin_for_work();
+            spinning_.store(false, std::memory_order_release);
             lock.lock();
         }
         ++sleepers_;

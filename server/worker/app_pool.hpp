@@ -51,6 +51,7 @@ private:
     std::deque<Exchange*> queue_;
     std::atomic<size_t> queued_{0};  // queue_.size(), readable without the lock
     int sleepers_ = 0;
+    std::atomic<bool> spinning_{false};  // one thread at a time looks for work before sleeping
     bool stopping_ = false;
     std::vector<std::thread> threads_;
 };
