@@ -72,16 +72,25 @@ def read_text(path):
         return f.read()
 
 
-def has_signalfd(pid):
+# The signals a worker reads from its own signalfd (Worker::handled_signals).
+WORKER_SIGNALFD_MASK = sum(1 << (int(sig) - 1) for sig in (
+    signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGUSR1))
+
+
+def has_signalfd(pid, mask=WORKER_SIGNALFD_MASK):
+    """True when the process has a signalfd for exactly `mask`: a worker's own, not the
+    master's, which a newly forked worker holds for a moment before closing it."""
     try:
-        fds = os.listdir("/proc/%d/fd" % pid)
+        fds = os.listdir("/proc/%d/fdinfo" % pid)
     except OSError:
         return False
     for fd in fds:
         try:
-            if os.readlink("/proc/%d/fd/%s" % (pid, fd)) == "anon_inode:[signalfd]":
-                return True
-        except OSError:
+            with open("/proc/%d/fdinfo/%s" % (pid, fd)) as f:
+                for line in f:
+                    if line.startswith("sigmask:") and int(line.split()[1], 16) == mask:
+                        return True
+        except (OSError, ValueError):
             pass
     return False
 
