@@ -39,7 +39,7 @@ class Paths:
     @property
     def build(self):
         # CPPG_BUILD_DIR: another build tree (the test suite's smoke run uses its own).
-        return Path(os.environ.get("CPPG_BUILD_DIR") or self.repo / "build")
+        return Path(os.environ.get("CPPG_BUILD_DIR") or self.repo / "build").resolve()
 
     @property
     def cppgunicorn(self):

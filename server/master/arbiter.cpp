@@ -108,7 +108,9 @@ int Arbiter::run() {
         return 1;
     }
     write_pidfile();
-    spdlog::info("Using worker: gthread ({} worker(s) x {} thread(s))", num_workers_,
+    // gunicorn's names: with one thread the loop thread runs the app (its sync worker).
+    spdlog::info("Using worker: {} ({} worker(s) x {} thread(s))",
+                 config_.settings.threads == 1 ? "sync" : "gthread", num_workers_,
                  config_.settings.threads);
     if (config_.settings.reload) watch_files();
     manage_workers();

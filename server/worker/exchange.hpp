@@ -6,7 +6,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
-#include <deque>
+#include <list>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -157,7 +157,9 @@ private:
     int final_status_ = 0;      // set by conclude(), read by take_update() under mu_
     bool final_close_ = false;
     std::vector<std::pair<std::string, std::string>> response_headers_;
-    std::deque<std::pair<std::string, std::string>> environ_cache_;  // stable addresses
+    // Stable addresses; a list, because an empty deque still allocates ~600 bytes, and every
+    // idle keep-alive connection has one.
+    std::list<std::pair<std::string, std::string>> environ_cache_;
 };
 
 }  // namespace cppg::worker

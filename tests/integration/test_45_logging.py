@@ -143,7 +143,7 @@ class ErrorLogTest(LoggingCase):
             self.assertLess(abs((now - stamp).total_seconds()), 30)
         self.assertRegex(lines[0], r"\[INFO\] Starting cppgunicorn \S+$")
         self.assertRegex(lines[1], r"\[INFO\] Listening at: http://127\.0\.0\.1:%d \(%d\)$" % (server.port, server.pid))
-        self.assertRegex(lines[2], r"\[%d\] \[INFO\] Using worker: gthread \(1 worker\(s\) x 1 thread\(s\)\)$" % server.pid)
+        self.assertRegex(lines[2], r"\[%d\] \[INFO\] Using worker: sync \(1 worker\(s\) x 1 thread\(s\)\)$" % server.pid)
         worker = server.worker_pids()[0]
         self.assertIn("[%d] [INFO] Booting worker with pid: %d" % (worker, worker), server.log_text())
 
