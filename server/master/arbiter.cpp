@@ -444,7 +444,7 @@ void Arbiter::murder_workers() {
         // With --threads 1 the loop thread runs the app, so a request that started after the
         // last beat accounts for the silence; the request's own timeout covers it.
         int64_t alive_ms = s.beat_ms.load();
-        for (auto& t : s.threads) alive_ms = std::max(alive_ms, t.started_ms.load());
+        if (config_.settings.threads == 1) alive_ms = std::max(alive_ms, s.threads[0].started_ms.load());
         if (!info.abort_sent_ms && now - alive_ms > timeout_ms)
             abort_worker(pid, info, s.loop_tid.load(),
                          "its event loop has not run for " +

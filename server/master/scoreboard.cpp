@@ -40,12 +40,13 @@ void WorkerSlot::end_request(size_t thread) {
     requests.fetch_add(1, std::memory_order_relaxed);
 }
 
-int32_t WorkerSlot::least_loaded_peer() const {
+int32_t WorkerSlot::least_loaded_peer(int64_t now_ms) const {
     int32_t least = -1;
     size_t used = board_used->load(std::memory_order_relaxed);
     for (size_t i = 0; i < used; ++i) {
         const WorkerSlot& peer = board[i];
         if (&peer == this || peer.pid.load(std::memory_order_relaxed) <= 0) continue;
+        if (now_ms - peer.beat_ms.load(std::memory_order_relaxed) > kStaleBeatMs) continue;
         int32_t n = peer.open_connections.load(std::memory_order_relaxed);
         if (n >= 0 && (least < 0 || n < least)) least = n;
     }

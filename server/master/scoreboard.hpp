@@ -16,6 +16,7 @@ namespace cppg::master {
 // heartbeat still covers the worker).
 constexpr size_t kWatchedThreads = 64;
 constexpr size_t kRequestLineBytes = 160;
+constexpr int64_t kStaleBeatMs = 1000;  // four missed heartbeats
 
 struct ThreadSlot {
     std::atomic<int64_t> started_ms{0};  // 0 when idle; set last, after the fields below
@@ -42,7 +43,9 @@ struct WorkerSlot {
     void begin_request(size_t thread, std::string_view method, std::string_view target);
     void end_request(size_t thread);
     // The fewest open_connections among the other workers that accept, or -1 if none does.
-    int32_t least_loaded_peer() const;
+    // A peer whose loop has not beaten for kStaleBeatMs is skipped: a stuck worker must not
+    // make the others leave it connections.
+    int32_t least_loaded_peer(int64_t now_ms) const;
 };
 
 class Scoreboard {

@@ -94,9 +94,9 @@ void run_worker(const config::Config& config, const std::vector<int>& listen_fds
         worker::Worker worker(config.settings, plugin, listen_fds,
                               std::get<std::unique_ptr<log::AccessLog>>(access).get(), slot);
         // The loop reads stop signals from a signalfd, so they stay blocked in every thread.
-        // The master's other signals mean nothing to a worker (and HUP, TTIN, TTOU would
-        // stop or kill it by default).
-        for (int sig : {SIGHUP, SIGTTIN, SIGTTOU}) signal(sig, SIG_IGN);
+        // The master's other signals mean nothing to a worker (and HUP, TTIN, TTOU, USR2
+        // would stop or kill it by default).
+        for (int sig : {SIGHUP, SIGTTIN, SIGTTOU, SIGUSR2, SIGWINCH}) signal(sig, SIG_IGN);
         signal(SIGCHLD, SIG_DFL);
         sigset_t others = master_signals;
         sigset_t handled = worker::Worker::handled_signals();

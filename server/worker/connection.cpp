@@ -25,6 +25,9 @@ constexpr uint64_t kActivityTickMs = 1000;
 // Pipelined bytes held while a request runs, before the connection stops reading.
 constexpr size_t kMaxHeldInput = 64 << 10;
 
+// A timer that finds unread input gives the loop this long to read it.
+constexpr uint64_t kUnreadInputGraceMs = 1000;
+
 // With --threads 1: body bytes buffered before the app starts on the loop thread.
 constexpr size_t kInlineStartBytes = 64 << 10;
 
@@ -200,8 +203,8 @@ void Connection::feed(const char* data, size_t len) {
         parser_.resume();
         arm_timer(TimerMode::kHead, worker_.settings().header_timeout * 1000);
     }
-    // An inline request pulls its body itself once it runs; until then its first
-    // kBodyHighWater bytes are buffered, as for a pool thread.
+    // An inline request pulls its body itself once it runs; until then (kInlineStartBytes,
+    // see inline_ready) its body is buffered, as for a pool thread.
     if (app_running_ && !inline_request_ && exchange_.should_pause_reading()) stop_reading();
 }
 
@@ -466,6 +469,7 @@ void Connection::on_shutdown(uv_shutdown_t* req, int status) {
 void Connection::close() {
     if (closing_) return;
     closing_ = true;
+    inline_backlog_.clear();
     if (inline_pending_) {  // its app call never started, so there is nothing to wait for
         inline_pending_ = false;
         app_running_ = false;
@@ -534,6 +538,12 @@ void Connection::on_timer(uv_timer_t* timer) {
         self->arm_timer(TimerMode::kActivity, kActivityTickMs, kActivityTickMs);
         return;
     }
+    if (self->input_waiting()) {
+        // It came while the loop was inside an app call (--threads 1), and timers run before
+        // the loop reads: read it first.
+        self->arm_timer(TimerMode::kHead, kUnreadInputGraceMs);
+        return;
+    }
     if (self->timer_mode_ == TimerMode::kHead && self->parser_.in_message()) {
         spdlog::info("request head from {}:{} not complete within header_timeout ({} s); "
                      "answering 408", self->peer_.remote_addr, self->peer_.remote_port,
@@ -556,7 +566,8 @@ void Connection::on_activity_tick() {
         return;
     }
     bool body_wanted = reading_ && !message_complete_ && parser_.in_message();
-    if (body_wanted && now - last_read_ms_ > static_cast<uint64_t>(s.body_timeout) * 1000) {
+    if (body_wanted && now - last_read_ms_ > static_cast<uint64_t>(s.body_timeout) * 1000 &&
+        !input_waiting()) {
         spdlog::info("client {}:{} sent no body bytes for body_timeout ({} s); closing",
                      peer_.remote_addr, peer_.remote_port, s.body_timeout);
         stop_reading();
@@ -594,9 +605,20 @@ void Connection::maybe_run_inline() {
         worker_.pool().run_inline(&exchange_);
         worker_.set_app_running_inline(false);
         uv_update_time(worker_.loop());  // the app may have taken a while: timers count from now
+        if (!inline_backlog_.empty() && !closing_) {  // the rest goes out as any response does
+            std::string rest;
+            rest.swap(inline_backlog_);
+            send(std::move(rest), false);
+        }
         on_exchange_update();  // may start the next pipelined request
     }
     in_inline_ = false;
+}
+
+// Bytes (or EOF) in the socket that the loop has not read yet.
+bool Connection::input_waiting() {
+    char c;
+    return ::recv(socket_fd(), &c, 1, MSG_PEEK | MSG_DONTWAIT) >= 0;
 }
 
 int Connection::socket_fd() {
@@ -635,24 +657,39 @@ void Connection::pull_body() {
     }
 }
 
-bool Connection::write_all(std::string_view bytes) {
-    if (closing_) return false;
-    int fd = socket_fd();
-    const auto& s = worker_.settings();
-    size_t done = 0;
-    while (done < bytes.size()) {
-        ssize_t n = ::send(fd, bytes.data() + done, bytes.size() - done, MSG_NOSIGNAL);
+// Sends what the socket takes now; false (and the connection closed) on an error.
+bool Connection::send_now(int fd, std::string_view bytes, size_t& sent) {
+    sent = 0;
+    while (sent < bytes.size()) {
+        ssize_t n = ::send(fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
         if (n >= 0) {
-            done += static_cast<size_t>(n);
+            sent += static_cast<size_t>(n);
             continue;
         }
         if (errno == EINTR) continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK) {
-            spdlog::debug("write to {}:{} failed ({})", peer_.remote_addr, peer_.remote_port,
-                          strerror(errno));
-            close();
-            return false;
-        }
+        if (errno == EAGAIN || errno == EWOULDBLOCK) return true;
+        spdlog::debug("write to {}:{} failed ({})", peer_.remote_addr, peer_.remote_port,
+                      strerror(errno));
+        close();
+        return false;
+    }
+    return true;
+}
+
+// What the socket does not take at once waits in inline_backlog_, which the loop sends after
+// the app returns; the app waits for the client only beyond kOutputHighWater, as an app
+// thread does. (Blocking sooner would let any client that reads slowly hold the worker.)
+bool Connection::write_all(std::string_view bytes) {
+    if (closing_) return false;
+    int fd = socket_fd();
+    if (inline_backlog_.empty()) {
+        size_t sent = 0;
+        if (!send_now(fd, bytes, sent)) return false;
+        bytes.remove_prefix(sent);
+    }
+    inline_backlog_.append(bytes);
+    const auto& s = worker_.settings();
+    while (inline_backlog_.size() > Exchange::kOutputHighWater) {
         if (worker_.wait_for_socket(fd, POLLOUT, s.send_timeout * 1000) == Worker::Wait::kTimeout) {
             spdlog::info("client {}:{} read nothing for send_timeout ({} s); closing",
                          peer_.remote_addr, peer_.remote_port, s.send_timeout);
@@ -660,6 +697,9 @@ bool Connection::write_all(std::string_view bytes) {
             return false;
         }
         if (closing_) return false;  // a stop signal closed it meanwhile
+        size_t sent = 0;
+        if (!send_now(fd, inline_backlog_, sent)) return false;
+        inline_backlog_.erase(0, sent);
     }
     return true;
 }

@@ -65,6 +65,8 @@ private:
     // InlineIo: the app's socket I/O when it runs on the loop thread (--threads 1).
     void pull_body() override;
     bool write_all(std::string_view bytes) override;
+    bool send_now(int fd, std::string_view bytes, size_t& sent);
+    bool input_waiting();
     void send_continue() override;
     // Runs the waiting inline request, and those pipelined after it, once each is ready.
     void maybe_run_inline();
@@ -106,6 +108,7 @@ private:
     PeerInfo peer_;
     std::string pending_input_;  // bytes that arrived after a request that is still running
     std::string proxy_line_;     // --proxy-protocol: the PROXY line, while it arrives
+    std::string inline_backlog_;  // --threads 1: response bytes the socket has not taken yet
     bool expect_proxy_line_ = false;
 
     TimerMode timer_mode_ = TimerMode::kNone;

@@ -100,7 +100,10 @@ Worker::Worker(const config::Settings& settings, const app::Plugin& plugin,
     sigset_t handled = handled_signals();
     pthread_sigmask(SIG_BLOCK, &handled, nullptr);  // normally already, inherited from the master
     signal_fd_ = signalfd(-1, &handled, SFD_NONBLOCK | SFD_CLOEXEC);
-    if (signal_fd_ < 0) spdlog::critical("signalfd() failed ({}): stop signals will not work", errno);
+    if (signal_fd_ < 0) {
+        spdlog::critical("signalfd() failed ({}): stop signals will not work", errno);
+        return;
+    }
     uv_poll_init(&loop_, &signal_poll_handle_, signal_fd_);
     signal_poll_handle_.data = this;
     uv_poll_start(&signal_poll_handle_, UV_READABLE, on_signal_fd);
@@ -163,7 +166,12 @@ bool Worker::listen_on(int fd) {
     }
     listener->poll.data = listener.get();
     int rc = uv_poll_init_socket(&loop_, &listener->poll, fd);
-    if (rc == 0) rc = uv_poll_start(&listener->poll, UV_READABLE, on_listener_readable);
+    if (rc != 0) {  // the handle is not initialized: nothing for uv_close
+        spdlog::error("listening on fd {} failed ({}: {})", fd, -rc, uv_strerror(rc));
+        ::close(fd);
+        return false;
+    }
+    rc = uv_poll_start(&listener->poll, UV_READABLE, on_listener_readable);
     if (rc != 0) {
         spdlog::error("listening on fd {} failed ({}: {})", fd, -rc, uv_strerror(rc));
         close_listener(listener.release());
@@ -197,9 +205,9 @@ constexpr uint64_t kNoDescriptorsRetryMs = 100;
 void Worker::on_listener_readable(uv_poll_t* poll, int status, int) {
     auto* listener = static_cast<Listener*>(poll->data);
     auto* self = static_cast<Worker*>(poll->loop->data);
-    if (status < 0) {
+    if (status < 0) {  // libuv has stopped polling it: try again later, as for EMFILE
         spdlog::warn("polling a listener failed ({}: {})", -status, uv_strerror(status));
-        return;
+        return self->pause_accepting(kNoDescriptorsRetryMs);
     }
     self->accept_ready(*listener);
 }
@@ -208,7 +216,7 @@ void Worker::on_listener_readable(uv_poll_t* poll, int status, int) {
 // busy must not collect connections that another worker could serve now.
 bool Worker::my_turn_to_accept() const {
     if (!slot_) return true;
-    int32_t least = slot_->least_loaded_peer();
+    int32_t least = slot_->least_loaded_peer(master::monotonic_ms());
     return least < 0 || static_cast<int32_t>(connections_.size()) <= least + kAcceptSlack;
 }
 
@@ -323,6 +331,7 @@ void Worker::on_signal(int signum) {
 Worker::Wait Worker::wait_for_socket(int fd, short events, int64_t timeout_ms) {
     int64_t deadline = master::monotonic_ms() + timeout_ms;
     for (;;) {
+        if (slot_) slot_->beat();  // waiting for a client is not a stuck loop
         int64_t now = master::monotonic_ms();
         if (graceful_deadline_ms_ && now >= graceful_deadline_ms_) graceful_timeout_expired();
         int64_t limit = deadline - now;
@@ -396,7 +405,7 @@ void Worker::close_loop_handles() {
     // The pool must be idle before the async handle goes: app threads post to it.
     pool_->stop();
     uv_close(as_handle(&async_handle_), nullptr);
-    uv_close(as_handle(&signal_poll_handle_), nullptr);
+    if (signal_fd_ >= 0) uv_close(as_handle(&signal_poll_handle_), nullptr);
     uv_close(as_handle(&accept_retry_timer_handle_), nullptr);
     uv_close(as_handle(&graceful_timer_handle_), nullptr);
     uv_close(as_handle(&heartbeat_timer_handle_), nullptr);

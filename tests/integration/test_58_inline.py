@@ -50,6 +50,33 @@ class InlineTest(ServerCase):
         self.assertEqual(server.get("/pid").status, 200)
 
 
+    def test_a_request_that_arrives_during_a_long_call_is_served_not_timed_out(self):
+        # keep-alive 1 s, and the other connection's call takes 2.5 s: its request arrives
+        # while the loop is inside that call, and the keep-alive timer has expired by the
+        # time the loop runs again.
+        server = self.start(["--workers", "1", "--threads", "1", "--keep-alive", "1"])
+        [worker] = server.wait_workers(1)
+        with connect(server.port, timeout=T(10)) as idle, connect(server.port, timeout=T(10)) as busy:
+            idle_reader = HttpReader(idle, timeout=T(10))
+            idle.sendall(simple_request("GET", "/pid", [("Host", "x")]))
+            head = idle_reader.read_head()
+            idle_reader.read_body(head)
+            busy.sendall(simple_request("GET", "/sleep?ms=2500", [("Host", "x")]))
+            wait_until(lambda: sleeps(worker), T(5), what="the app sleeping on the loop thread")
+            idle.sendall(simple_request("GET", "/pid", [("Host", "x")]))
+            head = idle_reader.read_head()
+            self.assertEqual(head.status, 200)
+            self.assertEqual(int(idle_reader.read_body(head).body), worker)
+
+
+def sleeps(pid):
+    try:
+        with open("/proc/%d/wchan" % pid) as f:
+            return "nanosleep" in f.read()
+    except OSError:
+        return False
+
+
 def waits_in_poll(pid):
     try:
         with open("/proc/%d/wchan" % pid) as f:

@@ -13,19 +13,24 @@ TEST_CASE("least_loaded_peer sees the other accepting workers only") {
     REQUIRE(a);
     REQUIRE(b);
     REQUIRE(c);
-    CHECK(a->least_loaded_peer() == -1);  // nobody accepts yet (booting)
+    int64_t now = cppg::master::monotonic_ms();
+    CHECK(a->least_loaded_peer(now) == -1);  // nobody accepts yet (booting)
 
     a->open_connections = 5;
     b->open_connections = 7;
     c->open_connections = 3;
-    CHECK(a->least_loaded_peer() == 3);
-    CHECK(c->least_loaded_peer() == 5);  // its own count is not a peer's
+    CHECK(a->least_loaded_peer(now) == 3);
+    CHECK(c->least_loaded_peer(now) == 5);  // its own count is not a peer's
 
     c->open_connections = -1;  // stopping, or inside an app call on its loop thread
-    CHECK(a->least_loaded_peer() == 7);
+    CHECK(a->least_loaded_peer(now) == 7);
+
+    c->open_connections = 1;
+    c->beat_ms = now - cppg::master::kStaleBeatMs - 1;  // its loop is stuck
+    CHECK(a->least_loaded_peer(now) == 7);
 
     board.release(b);  // a dead worker's stale count no longer counts
-    CHECK(a->least_loaded_peer() == -1);
+    CHECK(a->least_loaded_peer(now) == -1);
 }
 
 TEST_CASE("a slot claimed again starts as not accepting") {
