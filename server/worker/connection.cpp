@@ -556,34 +556,38 @@ void Connection::on_timer(uv_timer_t* timer) {
     self->close();  // idle: nothing to answer
 }
 
+// The body stopped arriving: the app's read fails with CPPG_ETIMEDOUT (the server answers 408
+// if the app has not started a response), and the connection closes after it.
+void Connection::on_body_timeout() {
+    spdlog::info("client {}:{} sent no body bytes for body_timeout ({} s); closing",
+                 peer_.remote_addr, peer_.remote_port, worker_.settings().body_timeout);
+    stop_reading();
+    close_after_response_ = true;
+    if (app_running_) exchange_.end_body(CPPG_ETIMEDOUT, 408);
+    else close();
+}
+
+void Connection::on_send_timeout() {
+    spdlog::info("client {}:{} read nothing for send_timeout ({} s); closing",
+                 peer_.remote_addr, peer_.remote_port, worker_.settings().send_timeout);
+    close();
+}
+
 void Connection::on_activity_tick() {
     uint64_t now = uv_now(worker_.loop());
     const auto& s = worker_.settings();
-    if (writes_in_flight_ > 0 && now - last_write_ms_ > static_cast<uint64_t>(s.send_timeout) * 1000) {
-        spdlog::info("client {}:{} read nothing for send_timeout ({} s); closing",
-                     peer_.remote_addr, peer_.remote_port, s.send_timeout);
-        close();
-        return;
-    }
+    if (writes_in_flight_ > 0 && now - last_write_ms_ > static_cast<uint64_t>(s.send_timeout) * 1000)
+        return on_send_timeout();
     bool body_wanted = reading_ && !message_complete_ && parser_.in_message();
     if (body_wanted && now - last_read_ms_ > static_cast<uint64_t>(s.body_timeout) * 1000 &&
         !input_waiting()) {
-        spdlog::info("client {}:{} sent no body bytes for body_timeout ({} s); closing",
-                     peer_.remote_addr, peer_.remote_port, s.body_timeout);
-        stop_reading();
-        close_after_response_ = true;
-        if (app_running_) exchange_.end_body(CPPG_ETIMEDOUT, 408);
-        else close();
+        on_body_timeout();
         maybe_run_inline();
         return;
     }
     if (!app_running_ && writes_in_flight_ == 0 && !parser_.in_message() && !closing_gracefully_)
         arm_timer(TimerMode::kKeepAlive, s.keepalive * 1000);
 }
-
-}  // namespace cppg::worker
-
-namespace cppg::worker {
 
 // ---- the app on the loop thread (--threads 1) ----
 
@@ -645,14 +649,8 @@ void Connection::pull_body() {
             return close();
         }
         int64_t timeout_ms = worker_.settings().body_timeout * 1000;
-        if (worker_.wait_for_socket(fd, POLLIN, timeout_ms) == Worker::Wait::kTimeout) {
-            spdlog::info("client {}:{} sent no body bytes for body_timeout ({} s); closing",
-                         peer_.remote_addr, peer_.remote_port, worker_.settings().body_timeout);
-            stop_reading();
-            close_after_response_ = true;
-            exchange_.end_body(CPPG_ETIMEDOUT, 408);
-            return;
-        }
+        if (worker_.wait_for_socket(fd, POLLIN, timeout_ms) == Worker::Wait::kTimeout)
+            return on_body_timeout();
         if (closing_) return exchange_.abort();  // a stop signal closed it meanwhile
     }
 }
@@ -691,9 +689,7 @@ bool Connection::write_all(std::string_view bytes) {
     const auto& s = worker_.settings();
     while (inline_backlog_.size() > Exchange::kOutputHighWater) {
         if (worker_.wait_for_socket(fd, POLLOUT, s.send_timeout * 1000) == Worker::Wait::kTimeout) {
-            spdlog::info("client {}:{} read nothing for send_timeout ({} s); closing",
-                         peer_.remote_addr, peer_.remote_port, s.send_timeout);
-            close();
+            on_send_timeout();
             return false;
         }
         if (closing_) return false;  // a stop signal closed it meanwhile

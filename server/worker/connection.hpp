@@ -91,6 +91,8 @@ private:
     void stop_reading();
     void arm_timer(TimerMode mode, uint64_t timeout_ms, uint64_t repeat_ms = 0);
     void on_activity_tick();
+    void on_body_timeout();
+    void on_send_timeout();
     bool idle() const;
     void maybe_destroy();
 
