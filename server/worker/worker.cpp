@@ -164,6 +164,9 @@ bool Worker::listen_on(int fd) {
         int one = 1;  // accepted sockets inherit it: no setsockopt per connection
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     }
+    // As uv_listen did before workers accepted themselves: --backlog also applies to sockets
+    // passed in (fd://, systemd, an upgrade's), which were listening with the sender's.
+    ::listen(fd, static_cast<int>(settings_.backlog));
     listener->poll.data = listener.get();
     int rc = uv_poll_init_socket(&loop_, &listener->poll, fd);
     if (rc != 0) {  // the handle is not initialized: nothing for uv_close
@@ -242,10 +245,10 @@ void Worker::accept_ready(Listener& listener) {
         connections_.insert(connection);
         publish_load();
         bool known_local = !listener.unix_socket && !listener.wildcard;
+        // On failure it closes, and deletes itself through on_connection_closed.
         connection->open({fd, listener.unix_socket, &peer,
                           known_local ? &listener.local_name : nullptr,
                           known_local ? &listener.local_port : nullptr});
-        // (on failure it closes and deletes itself)
     }
 }
 
