@@ -1,4 +1,5 @@
 // cppgunicorn: wires the settings, logs, listeners, app plugin and worker together.
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <unistd.h>
@@ -11,6 +12,7 @@
 #include "master/listener.hpp"
 #include "version.hpp"
 #include "master/arbiter.hpp"
+#include "master/probe.hpp"
 #include "master/process.hpp"
 
 namespace {
@@ -51,6 +53,35 @@ std::variant<std::unique_ptr<cppg::app::Plugin>, std::string> preload_app(
     return loaded;
 }
 
+// The sockets to serve: handed over by an old master (USR2), passed by systemd, or bound
+// here. The admin listener comes from the same place when it can, else it is bound here.
+std::variant<std::vector<cppg::master::Listener>, std::string> open_listeners(
+    const cppg::config::Settings& settings, bool& upgraded) {
+    using cppg::master::Listener;
+    auto listeners = cppg::master::inherited_listeners();
+    upgraded = !listeners.empty();
+    if (listeners.empty()) listeners = cppg::master::systemd_listeners();
+    auto has = [&](Listener::Role role) {
+        return std::any_of(listeners.begin(), listeners.end(), [&](auto& l) { return l.role == role; });
+    };
+    int backlog = static_cast<int>(settings.backlog);
+    if (!has(Listener::Role::kHttp)) {
+        auto bound = cppg::master::bind_listeners(settings.bind, backlog);
+        if (auto* err = std::get_if<std::string>(&bound)) return *err;
+        for (auto& l : std::get<std::vector<Listener>>(bound)) listeners.push_back(l);
+    }
+    if (!has(Listener::Role::kAdmin) && !settings.admin_bind.empty()) {
+        auto bound = cppg::master::bind_listeners({settings.admin_bind}, backlog);
+        if (auto* err = std::get_if<std::string>(&bound)) {
+            cppg::master::remove_socket_files(listeners);
+            return "admin listener: " + *err;
+        }
+        for (auto& l : std::get<std::vector<Listener>>(bound))
+            listeners.push_back(Listener{l.fd, l.url, l.unix_path, Listener::Role::kAdmin});
+    }
+    return listeners;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -76,6 +107,7 @@ int main(int argc, char** argv) {
             std::fputs(cppg::config::render_effective_config(cmd).c_str(), stdout);
             return 0;
         case Action::CheckConfig: return check_config(cmd);
+        case Action::Probe: return cppg::master::run_probe(cmd.settings.admin_bind, cmd.settings.probe);
         case Action::Run: break;
     }
     const auto& settings = cmd.settings;
@@ -101,21 +133,22 @@ int main(int argc, char** argv) {
         if (auto* err = std::get_if<std::string>(&loaded)) return fail(kExitAppLoad, *err);
         preloaded = std::move(std::get<std::unique_ptr<cppg::app::Plugin>>(loaded));
     }
-    auto listeners = cppg::master::inherited_listeners();
-    bool upgraded = !listeners.empty();  // started by an old master's USR2
-    if (listeners.empty()) listeners = cppg::master::systemd_listeners();
-    if (listeners.empty()) {
-        auto bound = cppg::master::bind_listeners(settings.bind, static_cast<int>(settings.backlog));
-        if (auto* err = std::get_if<std::string>(&bound)) return fail(kExitBindFailed, *err);
-        listeners = std::move(std::get<std::vector<cppg::master::Listener>>(bound));
-    }
+    bool upgraded = false;  // started by an old master's USR2
+    auto opened = open_listeners(settings, upgraded);
+    if (auto* err = std::get_if<std::string>(&opened)) return fail(kExitBindFailed, *err);
+    auto listeners = std::move(std::get<std::vector<cppg::master::Listener>>(opened));
+    pid_t old_master = upgraded ? getppid() : 0;
     if (settings.daemon && !upgraded) {  // the old master already detached; its child stays put
         if (auto err = cppg::master::daemonize()) return fail(kExitBindFailed, *err);
     }
-    for (const auto& l : listeners) spdlog::info("Listening at: {} ({})", l.url, getpid());
+    for (const auto& l : listeners) {
+        bool admin = l.role == cppg::master::Listener::Role::kAdmin;
+        spdlog::info("{}: {} ({})", admin ? "Admin listener at" : "Listening at", l.url, getpid());
+    }
     cppg::master::set_process_title("cppgunicorn: master [" + cppg::master::process_name(cmd) + "]");
 
     cppg::master::Arbiter arbiter(std::move(cmd), std::move(listeners), std::move(preloaded));
+    if (old_master) arbiter.started_by_upgrade(old_master);
     int rc = arbiter.run();
     spdlog::shutdown();
     return rc;

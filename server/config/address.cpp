@@ -1,8 +1,12 @@
 #include "config/address.hpp"
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/un.h>
 
+#include <algorithm>
 #include <charconv>
+#include <cstring>
 
 namespace cppg::config {
 
@@ -60,6 +64,31 @@ std::variant<BindAddress, std::string> parse_bind_address(std::string_view text)
         return "'" + addr.host + "' is not a numeric " + (addr.ipv6 ? "IPv6" : "IPv4") +
                " address; expected " + std::string(kAllowed);
     return BindAddress(addr);
+}
+
+socklen_t to_sockaddr(const BindAddress& address, sockaddr_storage& out) {
+    out = sockaddr_storage{};
+    if (const auto* a = std::get_if<TcpAddress>(&address)) {
+        if (a->ipv6) {
+            auto* sin6 = reinterpret_cast<sockaddr_in6*>(&out);
+            sin6->sin6_family = AF_INET6;
+            sin6->sin6_port = htons(a->port);
+            inet_pton(AF_INET6, a->host.c_str(), &sin6->sin6_addr);
+            return sizeof *sin6;
+        }
+        auto* sin = reinterpret_cast<sockaddr_in*>(&out);
+        sin->sin_family = AF_INET;
+        sin->sin_port = htons(a->port);
+        inet_pton(AF_INET, a->host.c_str(), &sin->sin_addr);
+        return sizeof *sin;
+    }
+    if (const auto* u = std::get_if<UnixAddress>(&address)) {
+        auto* sun = reinterpret_cast<sockaddr_un*>(&out);
+        sun->sun_family = AF_UNIX;
+        std::memcpy(sun->sun_path, u->path.data(), std::min(u->path.size(), sizeof sun->sun_path - 1));
+        return sizeof *sun;
+    }
+    return 0;
 }
 
 }  // namespace cppg::config

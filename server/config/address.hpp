@@ -1,6 +1,8 @@
 // Parsing of --bind addresses.
 #pragma once
 
+#include <sys/socket.h>
+
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -23,6 +25,9 @@ struct FdAddress {
 };
 
 using BindAddress = std::variant<TcpAddress, UnixAddress, FdAddress>;
+
+// The socket address of a TCP or unix address, in `out`; returns its length (0 for fd://).
+socklen_t to_sockaddr(const BindAddress& address, sockaddr_storage& out);
 
 // Parses "HOST:PORT", "[IPV6]:PORT", "unix:PATH" or "fd://N". HOST must be numeric or
 // "localhost". Returns the address or an error text saying what is allowed.

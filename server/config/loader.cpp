@@ -113,7 +113,10 @@ std::variant<Config, ConfigError> build(Config config) {
         if (auto err = apply_layer(config, *layer)) return ConfigError{*err, check};
     if (config.settings.print_config) config.action = Config::Action::PrintConfig;
     else if (config.settings.check_config) config.action = Config::Action::CheckConfig;
-    if (config.action != Config::Action::PrintConfig && config.app_path.empty())
+    else if (!config.settings.probe.empty()) config.action = Config::Action::Probe;
+    config.app_path = config.positional_app.empty() ? config.settings.app : config.positional_app;
+    bool needs_app = config.action != Config::Action::PrintConfig && config.action != Config::Action::Probe;
+    if (needs_app && config.app_path.empty())
         return ConfigError{"no app given; usage: cppgunicorn [OPTIONS] APP.so [-- APP_ARGS...]", check};
     return config;
 }
@@ -132,7 +135,7 @@ std::variant<Config, ConfigError> load_config(const std::vector<std::string>& ar
     Config config;
     if (parsed.help || cmd_args.help) return config.action = Config::Action::Help, config;
     if (parsed.version || cmd_args.version) return config.action = Config::Action::Version, config;
-    config.app_path = parsed.app_path;
+    config.positional_app = parsed.app_path;
     config.app_args = parsed.app_args;
     config.env_layer = std::move(std::get<std::vector<Assignment>>(env_layer));
     config.cli_layer = std::move(parsed.assignments);
@@ -141,7 +144,7 @@ std::variant<Config, ConfigError> load_config(const std::vector<std::string>& ar
 
 std::variant<Config, ConfigError> reload_config(const Config& running) {
     Config next;
-    next.app_path = running.app_path;
+    next.positional_app = running.positional_app;
     next.app_args = running.app_args;
     next.env_layer = running.env_layer;
     next.cli_layer = running.cli_layer;

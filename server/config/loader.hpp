@@ -16,11 +16,12 @@ namespace cppg::config {
 using Environment = std::vector<std::pair<std::string, std::string>>;
 
 struct Config {
-    enum class Action { Run, Help, Version, PrintConfig, CheckConfig };
+    enum class Action { Run, Help, Version, PrintConfig, CheckConfig, Probe };
     Action action = Action::Run;
     Settings settings;
     std::array<Source, kSettingCount> sources;
-    std::string app_path;
+    std::string app_path;          // the positional APP.so, else the `app` setting
+    std::string positional_app;    // the positional APP.so, kept for reloads
     std::vector<std::string> app_args;
     // The layers above the file, kept so that a reload re-reads only the file.
     std::vector<Assignment> env_layer;

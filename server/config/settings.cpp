@@ -69,7 +69,7 @@ std::optional<std::string> check_choice(const SettingSpec& spec, std::string_vie
 
 // Validators named "@name" in the allowed column.
 std::optional<std::string> run_validator(std::string_view validator, std::string_view text) {
-    if (validator == "@address") {
+    if (validator == "@address" || (validator == "@address_or_empty" && !text.empty())) {
         auto parsed = parse_bind_address(text);
         if (auto* err = std::get_if<std::string>(&parsed)) return "is not a valid address: " + *err;
     } else if (validator == "@ip_list") {
@@ -95,6 +95,10 @@ std::optional<std::string> run_validator(std::string_view validator, std::string
         struct stat st {};
         if (!text.empty() && (stat(std::string(text).c_str(), &st) != 0 || !S_ISDIR(st.st_mode)))
             return std::string("is not a directory");
+    } else if (validator == "@probe_path") {
+        if (!text.empty() && (!text.starts_with("/") ||
+                              text.find_first_of(" \t\r\n") != std::string_view::npos))
+            return std::string("is not a path starting with /");
     } else if (validator == "@file") {
         // The loader reads the file and reports what is wrong with it, with positions.
     } else if (validator == "@access_format") {
@@ -157,6 +161,9 @@ std::string describe_allowed(const SettingSpec& spec) {
         default: break;
     }
     if (spec.allowed == "@address") return "HOST:PORT, [IPV6]:PORT, unix:PATH or fd://N";
+    if (spec.allowed == "@address_or_empty")
+        return "HOST:PORT, [IPV6]:PORT, unix:PATH or fd://N, or empty for none";
+    if (spec.allowed == "@probe_path") return "a URL path starting with /, without blanks";
     if (spec.allowed == "@access_format") return "text with gunicorn %(atom)s atoms";
     if (spec.allowed == "@file") return "the path of a readable YAML file";
     if (spec.allowed == "@ip_list") return "numeric IP addresses separated by commas, or *";

@@ -155,6 +155,7 @@ std::string_view reason_phrase(int status) {
         case 200: return "OK";
         case 400: return "Bad Request";
         case 404: return "Not Found";
+        case 405: return "Method Not Allowed";
         case 408: return "Request Timeout";
         case 413: return "Content Too Large";
         case 414: return "URI Too Long";

@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstdio>
 #include <cstring>
 
@@ -75,7 +76,12 @@ Arbiter::Arbiter(config::Config config, std::vector<Listener> listeners,
       preloaded_(std::move(preloaded)),
       scoreboard_(kMaxWorkerSlots),
       num_workers_(static_cast<int>(config_.settings.workers)) {
-    for (const auto& l : listeners_) listen_fds_.push_back(l.fd);
+    for (const auto& l : listeners_) {
+        if (l.role == Listener::Role::kAdmin) admin_.listen_on(l.fd);
+        else listen_fds_.push_back(l.fd);
+    }
+    admin_.route("/livez", [this](std::string_view) { return readiness_.livez(); });
+    admin_.route("/readyz", [this](std::string_view) { return readiness_.readyz(); });
     sigset_t set = handled_signals();
     signal_fd_ = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 }
@@ -115,12 +121,7 @@ int Arbiter::run() {
     if (config_.settings.reload) watch_files();
     manage_workers();
     while (!exit_code_) {
-        pollfd fds[2] = {{signal_fd_, POLLIN, 0}, {inotify_fd_, POLLIN, 0}};
-        poll(fds, inotify_fd_ >= 0 ? 2 : 1, poll_timeout_ms());
-        signalfd_siginfo info{};
-        while (read(signal_fd_, &info, sizeof info) == sizeof info)
-            handle_signal(static_cast<int>(info.ssi_signo));
-        if (inotify_fd_ >= 0) read_file_events();
+        wait_for_events();
         if (reload_due_ms_ && monotonic_ms() >= reload_due_ms_ && !stopping_) {
             reload_due_ms_ = 0;
             spdlog::info("reload: a watched file changed; restarting the workers");
@@ -129,6 +130,7 @@ int Arbiter::run() {
         reap_workers();
         murder_workers();
         manage_workers();
+        readiness_.update(serving_workers(), num_workers_, requests_served(), monotonic_ms());
         if (stopping_ && workers_.empty()) exit_code_ = halt_code_.value_or(0);
     }
     if (preloaded_) preloaded_->shutdown();  // gunicorn's on_exit, for a preloaded app
@@ -136,9 +138,25 @@ int Arbiter::run() {
     return *exit_code_;
 }
 
+// Sleeps until a signal, a watched file, an admin client or the next deadline, and handles
+// the first three.
+void Arbiter::wait_for_events() {
+    std::vector<pollfd> fds{{signal_fd_, POLLIN, 0}};
+    if (inotify_fd_ >= 0) fds.push_back({inotify_fd_, POLLIN, 0});
+    size_t admin_first = fds.size();
+    admin_.collect_pollfds(fds);
+    poll(fds.data(), fds.size(), poll_timeout_ms());
+    signalfd_siginfo info{};
+    while (read(signal_fd_, &info, sizeof info) == sizeof info)
+        handle_signal(static_cast<int>(info.ssi_signo));
+    if (inotify_fd_ >= 0) read_file_events();
+    admin_.on_poll(fds.data() + admin_first, fds.size() - admin_first);
+}
+
 int Arbiter::poll_timeout_ms() const {
     int64_t now = monotonic_ms();
-    int64_t timeout = 1000;
+    int64_t timeout = std::min<int64_t>(1000, readiness_.next_wake_ms(now) - now);
+    if (int64_t admin = admin_.next_deadline_ms()) timeout = std::min(timeout, admin - now);
     if (next_spawn_ms_ > now) timeout = std::min(timeout, next_spawn_ms_ - now);
     if (stopping_) timeout = std::min<int64_t>(timeout, 100);
     if (reload_due_ms_) timeout = std::min(timeout, reload_due_ms_ - now);
@@ -220,6 +238,7 @@ void Arbiter::handle_signal(int signo) {
 
 void Arbiter::handle_hup() {
     spdlog::info("Hang up: Master");
+    readiness_.reload_started();
     auto next = config::reload_config(config_);
     if (auto* err = std::get_if<config::ConfigError>(&next)) {
         spdlog::error("reload rejected, the running configuration stays in force: {}",
@@ -230,6 +249,9 @@ void Arbiter::handle_hup() {
     if (fresh.settings.bind != config_.settings.bind)
         spdlog::warn("bind changed in the config file; new addresses need a restart");
     fresh.settings.bind = config_.settings.bind;
+    if (fresh.settings.admin_bind != config_.settings.admin_bind)
+        spdlog::warn("admin_bind changed in the config file; the new address needs a restart");
+    fresh.settings.admin_bind = config_.settings.admin_bind;
     config_ = std::move(fresh);
     num_workers_ = static_cast<int>(config_.settings.workers);
     // New workers load the app afresh; the old generation stops once they are forked.
@@ -243,6 +265,7 @@ void Arbiter::begin_stop(bool graceful) {
     spdlog::info("Handling signal: {} ({} stop)", graceful ? "term" : "int/quit",
                  graceful ? "graceful" : "quick");
     stopping_ = true;
+    readiness_.stop_started(graceful);
     close_listeners();
     // Workers enforce graceful_timeout themselves (closing what is left and logging it); the
     // master's SIGKILL comes a little later, for a worker that cannot even do that.
@@ -268,12 +291,10 @@ void Arbiter::reexec() {
         return;
     }
     if (pid == 0) {
-        std::string fds;
-        for (int fd : listen_fds_) {
-            fcntl(fd, F_SETFD, 0);  // the one place these sockets may cross an exec
-            fds += (fds.empty() ? "" : ",") + std::to_string(fd);
-        }
-        setenv(kInheritedFdsVar, fds.c_str(), 1);
+        for (const auto& l : listeners_) fcntl(l.fd, F_SETFD, 0);  // the one place these cross an exec
+        setenv(kInheritedFdsVar, inherited_fds_value(listeners_).c_str(), 1);
+        // systemd's watchdog follows the main process, which the new master claims to be.
+        if (std::getenv("WATCHDOG_USEC")) setenv("WATCHDOG_PID", std::to_string(getpid()).c_str(), 1);
         std::vector<char*> argv;
         for (const auto& a : cmd) argv.push_back(const_cast<char*>(a.c_str()));
         argv.push_back(nullptr);
@@ -282,6 +303,7 @@ void Arbiter::reexec() {
         _exit(127);
     }
     reexec_pid_ = pid;
+    readiness_.upgrade_started();
     if (!pidfile_written_.empty()) {
         std::string oldbin = pidfile_written_ + ".oldbin";
         if (std::rename(pidfile_written_.c_str(), oldbin.c_str()) == 0) pidfile_written_ = oldbin;
@@ -294,6 +316,7 @@ void Arbiter::on_reexec_exit(int status) {
     spdlog::error("the new master (pid {}) {}; this master keeps serving", reexec_pid_,
                   describe_status(status));
     reexec_pid_ = 0;
+    readiness_.upgrade_failed();
     const std::string suffix = ".oldbin";
     if (pidfile_written_.ends_with(suffix)) {
         std::string original = pidfile_written_.substr(0, pidfile_written_.size() - suffix.size());
@@ -324,6 +347,8 @@ void Arbiter::spawn_worker() {
     }
     if (pid == 0) {
         close(signal_fd_);
+        admin_.close_in_child();
+        SystemdNotifier::forget_in_child();
         slot->pid.store(getpid());
         run_worker(config_, listen_fds_, slot, handled_signals(), preloaded_.get());
     }
@@ -347,6 +372,19 @@ void Arbiter::manage_workers() {
         retire_worker(oldest->first, SIGTERM);
         --current;
     }
+}
+
+int Arbiter::serving_workers() const {
+    int serving = 0;
+    for (const auto& [pid, info] : workers_)
+        serving += !info.retiring && info.slot->serving_ms.load(std::memory_order_acquire) > 0;
+    return serving;
+}
+
+uint64_t Arbiter::requests_served() const {
+    uint64_t total = requests_of_exited_;
+    for (const auto& [pid, info] : workers_) total += info.slot->requests.load(std::memory_order_relaxed);
+    return total;
 }
 
 void Arbiter::retire_worker(pid_t pid, int signo) {
@@ -376,6 +414,7 @@ void Arbiter::reap_workers() {
         if (it == workers_.end()) continue;
         WorkerInfo info = it->second;
         workers_.erase(it);
+        requests_of_exited_ += info.slot->requests.load();
         scoreboard_.release(info.slot);
         on_worker_exit(pid, status, info);
     }
@@ -466,6 +505,7 @@ void Arbiter::halt(const std::string& reason, int code) {
     spdlog::critical("{}; shutting down", reason);
     for (auto& [pid, info] : workers_) retire_worker(pid, SIGTERM);
     stopping_ = true;
+    readiness_.stop_started(false);
     close_listeners();
     stop_deadline_ms_ = monotonic_ms() + kQuickStopMs;
     halt_code_ = code;

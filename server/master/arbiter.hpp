@@ -15,7 +15,9 @@
 
 #include "app/plugin.hpp"
 #include "config/loader.hpp"
+#include "master/admin.hpp"
 #include "master/listener.hpp"
+#include "master/readiness.hpp"
 #include "master/scoreboard.hpp"
 
 namespace cppg::master {
@@ -28,6 +30,9 @@ public:
     ~Arbiter();
     Arbiter(const Arbiter&) = delete;
     Arbiter& operator=(const Arbiter&) = delete;
+
+    // This master was started by USR2 from `old_master`: it claims MAINPID once it serves.
+    void started_by_upgrade(pid_t old_master) { readiness_.started_by_upgrade(old_master); }
 
     // Runs until stopped; returns the process exit code.
     int run();
@@ -62,12 +67,17 @@ private:
     void halt(const std::string& reason, int code);
     void on_worker_exit(pid_t pid, int status, WorkerInfo& info);
     int poll_timeout_ms() const;
+    void wait_for_events();
+    int serving_workers() const;
+    uint64_t requests_served() const;
     void write_pidfile();
     void close_listeners();
 
     config::Config config_;
     std::vector<Listener> listeners_;
-    std::vector<int> listen_fds_;
+    std::vector<int> listen_fds_;     // the HTTP listeners, which workers accept on
+    AdminServer admin_;               // --admin-bind, served by this loop
+    Readiness readiness_;
     std::unique_ptr<app::Plugin> preloaded_;
     Scoreboard scoreboard_;
     std::map<pid_t, WorkerInfo> workers_;
@@ -85,6 +95,7 @@ private:
     int64_t next_spawn_ms_ = 0;       // back-off: no spawn before this
     std::string pidfile_written_;
     pid_t reexec_pid_ = 0;            // the new master started by USR2, while it runs
+    uint64_t requests_of_exited_ = 0; // requests served by workers that have exited
 };
 
 }  // namespace cppg::master

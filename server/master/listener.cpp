@@ -15,6 +15,7 @@
 #include <optional>
 
 #include "config/address.hpp"
+#include "util/split.hpp"
 
 namespace cppg::master {
 
@@ -28,22 +29,9 @@ std::string sys_error(const char* call, const std::string& what) {
 
 std::variant<Listener, std::string> bind_one(const config::TcpAddress& a, int backlog) {
     sockaddr_storage ss{};
-    socklen_t len = 0;
+    socklen_t len = config::to_sockaddr(a, ss);
     std::string display = a.ipv6 ? "[" + a.host + "]:" + std::to_string(a.port)
                                  : a.host + ":" + std::to_string(a.port);
-    if (a.ipv6) {
-        auto* sin6 = reinterpret_cast<sockaddr_in6*>(&ss);
-        sin6->sin6_family = AF_INET6;
-        sin6->sin6_port = htons(a.port);
-        inet_pton(AF_INET6, a.host.c_str(), &sin6->sin6_addr);
-        len = sizeof *sin6;
-    } else {
-        auto* sin = reinterpret_cast<sockaddr_in*>(&ss);
-        sin->sin_family = AF_INET;
-        sin->sin_port = htons(a.port);
-        inet_pton(AF_INET, a.host.c_str(), &sin->sin_addr);
-        len = sizeof *sin;
-    }
     int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) return sys_error("socket", display);
     int one = 1;
@@ -76,10 +64,9 @@ std::optional<std::string> clear_stale_socket(const std::string& path) {
     if (lstat(path.c_str(), &st) != 0) return std::nullopt;
     if (!S_ISSOCK(st.st_mode)) return "bind(unix:" + path + ") refused: the path exists and is not a socket";
     int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_un sun{};
-    sun.sun_family = AF_UNIX;
-    std::memcpy(sun.sun_path, path.c_str(), path.size());
-    bool live = connect(probe, reinterpret_cast<sockaddr*>(&sun), sizeof sun) == 0;
+    sockaddr_storage ss{};
+    socklen_t len = config::to_sockaddr(config::UnixAddress{path}, ss);
+    bool live = connect(probe, reinterpret_cast<sockaddr*>(&ss), len) == 0;
     close(probe);
     if (live) return "bind(unix:" + path + ") refused: another server is listening on it";
     unlink(path.c_str());
@@ -90,10 +77,9 @@ std::variant<Listener, std::string> bind_unix(const config::UnixAddress& a, int 
     if (auto err = clear_stale_socket(a.path)) return *err;
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) return sys_error("socket", "unix:" + a.path);
-    sockaddr_un sun{};
-    sun.sun_family = AF_UNIX;
-    std::memcpy(sun.sun_path, a.path.c_str(), a.path.size());
-    if (bind(fd, reinterpret_cast<sockaddr*>(&sun), sizeof sun) != 0 || listen(fd, backlog) != 0) {
+    sockaddr_storage ss{};
+    socklen_t len = config::to_sockaddr(a, ss);
+    if (bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0 || listen(fd, backlog) != 0) {
         std::string err = sys_error("bind", "unix:" + a.path);
         close(fd);
         return err;
@@ -112,19 +98,45 @@ std::variant<Listener, std::string> adopt_fd(const config::FdAddress& a) {
 
 }  // namespace
 
+// A unix socket keeps its path so that the last master to exit can remove the file.
+std::string unix_path_of(int fd) {
+    sockaddr_un sun{};
+    socklen_t len = sizeof sun;
+    if (getsockname(fd, reinterpret_cast<sockaddr*>(&sun), &len) == 0 && sun.sun_family == AF_UNIX)
+        return sun.sun_path;
+    return "";
+}
+
 std::vector<Listener> systemd_listeners() {
     const char* pid = std::getenv("LISTEN_PID");
     const char* fds = std::getenv("LISTEN_FDS");
+    const char* names = std::getenv("LISTEN_FDNAMES");
     std::vector<Listener> out;
     if (pid && fds && std::atoi(pid) == getpid()) {
         constexpr int kFirstFd = 3;  // SD_LISTEN_FDS_START
+        auto fd_names = util::split(names ? names : "", ':');
         for (int i = 0; i < std::atoi(fds); ++i) {
             int fd = kFirstFd + i;
             fcntl(fd, F_SETFD, FD_CLOEXEC);
-            out.push_back(Listener{fd, "systemd socket fd " + std::to_string(fd), ""});
+            std::string_view name = static_cast<size_t>(i) < fd_names.size() ? fd_names[i] : "";
+            auto role = name == "admin" ? Listener::Role::kAdmin : Listener::Role::kHttp;
+            out.push_back(Listener{fd,
+                                   "systemd socket fd " + std::to_string(fd) +
+                                       (name.empty() ? "" : " (" + std::string(name) + ")"),
+                                   "", role});
         }
     }
     for (const char* var : {"LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"}) unsetenv(var);
+    return out;
+}
+
+std::string inherited_fds_value(const std::vector<Listener>& listeners) {
+    std::string out;
+    for (const auto& l : listeners) {
+        if (!out.empty()) out += ',';
+        if (l.role == Listener::Role::kAdmin) out += "admin:";
+        out += std::to_string(l.fd);
+    }
     return out;
 }
 
@@ -132,20 +144,15 @@ std::vector<Listener> inherited_listeners() {
     std::vector<Listener> out;
     const char* list = std::getenv(kInheritedFdsVar);
     if (list == nullptr) return out;
-    std::string_view rest = list;
-    while (!rest.empty()) {
-        auto comma = rest.find(',');
-        int fd = std::atoi(std::string(rest.substr(0, comma)).c_str());
+    for (std::string_view item : util::split(list, ',')) {
+        auto role = Listener::Role::kHttp;
+        if (item.starts_with("admin:")) {
+            role = Listener::Role::kAdmin;
+            item.remove_prefix(6);
+        }
+        int fd = std::atoi(std::string(item).c_str());
         fcntl(fd, F_SETFD, FD_CLOEXEC);
-        // A unix socket keeps its path so the last master to exit can remove the file.
-        sockaddr_un sun{};
-        socklen_t len = sizeof sun;
-        std::string path;
-        if (getsockname(fd, reinterpret_cast<sockaddr*>(&sun), &len) == 0 && sun.sun_family == AF_UNIX)
-            path = sun.sun_path;
-        out.push_back(Listener{fd, "inherited fd " + std::to_string(fd), path});
-        if (comma == std::string_view::npos) break;
-        rest.remove_prefix(comma + 1);
+        out.push_back(Listener{fd, "inherited fd " + std::to_string(fd), unix_path_of(fd), role});
     }
     unsetenv(kInheritedFdsVar);
     return out;

@@ -9,18 +9,24 @@
 namespace cppg::master {
 
 struct Listener {
+    enum class Role { kHttp, kAdmin };  // served by the workers, or by the master (admin_bind)
     int fd = -1;
     std::string url;        // "http://127.0.0.1:8000", "unix:/run/app.sock", for logs
     std::string unix_path;  // a socket file this process created, removed at exit
+    Role role = Role::kHttp;
 };
 
-// The sockets systemd passed (LISTEN_PID is us, LISTEN_FDS > 0), or none. The variables
-// are removed so that workers and the app do not see them.
+// The sockets systemd passed (LISTEN_PID is us, LISTEN_FDS > 0), or none. A socket named
+// "admin" in LISTEN_FDNAMES (FileDescriptorName=admin) becomes the admin listener. The
+// variables are removed so that workers and the app do not see them.
 std::vector<Listener> systemd_listeners();
 
 // The environment variable through which an upgrading master hands its sockets over:
-// "3,4" lists the inherited descriptors.
+// "3,4,admin:5" lists the inherited descriptors, the admin listener marked.
 inline constexpr const char* kInheritedFdsVar = "CPPGUNICORN_FD";
+
+// The value of kInheritedFdsVar for these listeners.
+std::string inherited_fds_value(const std::vector<Listener>& listeners);
 
 // The sockets an old master passed in CPPGUNICORN_FD (USR2), or none; the variable is removed.
 std::vector<Listener> inherited_listeners();

@@ -29,6 +29,9 @@ struct WorkerSlot {
     std::atomic<int64_t> beat_ms{0};      // monotonic ms of the loop's last beat
     std::atomic<pid_t> loop_tid{0};
     std::atomic<uint64_t> requests{0};
+    // Monotonic ms since the worker serves (listening, reading its signals), or 0 while it
+    // boots and once it has begun to stop: what /readyz and READY=1 count.
+    std::atomic<int64_t> serving_ms{0};
     // Connections the worker holds while it is ready to accept more, else -1 (booting,
     // stopping, or running an app call on its loop thread). Workers read each other's to
     // share connections out evenly (see Worker::my_turn_to_accept).

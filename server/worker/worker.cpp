@@ -107,6 +107,7 @@ Worker::Worker(const config::Settings& settings, const app::Plugin& plugin,
     uv_poll_init(&loop_, &signal_poll_handle_, signal_fd_);
     signal_poll_handle_.data = this;
     uv_poll_start(&signal_poll_handle_, UV_READABLE, on_signal_fd);
+    if (slot_) slot_->serving_ms.store(master::monotonic_ms(), std::memory_order_release);
 }
 
 bool Worker::trusts_proxy(const std::string& address) const {
@@ -354,6 +355,7 @@ void Worker::begin_shutdown(bool graceful) {
     spdlog::info("{} stop: {} connection(s) open", graceful ? "graceful" : "quick",
                  connections_.size());
     shutting_down_ = true;
+    if (slot_) slot_->serving_ms.store(0, std::memory_order_release);
     publish_load();
     for (auto& listener : listeners_) close_listener(listener.release());
     listeners_.clear();

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <thread>
 
+#include <sys/wait.h>
 #include <unistd.h>
 
 namespace {
@@ -18,8 +19,27 @@ long query_number(std::string_view query, std::string_view key, long fallback) {
     return std::strtol(std::string(query.substr(pos + key.size() + 1)).c_str(), nullptr, 10);
 }
 
+// The grandchild of a double fork: once its parent exits it is an orphan, adopted by the
+// nearest subreaper or PID 1 (the master, in a container), which must reap it.
+void spawn_orphan(long linger_ms) {
+    pid_t child = fork();
+    if (child == 0) {
+        if (fork() == 0) {
+            usleep(static_cast<useconds_t>(linger_ms * 1000));
+            _exit(0);
+        }
+        _exit(0);
+    }
+    if (child > 0) waitpid(child, nullptr, 0);
+}
+
 struct Testkit {
-    explicit Testkit(const cppg::Args&) {}
+    // App argument "boot-delay-ms=N": each worker's init takes N ms (a slow-booting app).
+    explicit Testkit(const cppg::Args& args) {
+        for (const auto& a : args)
+            if (a.starts_with("boot-delay-ms="))
+                std::this_thread::sleep_for(std::chrono::milliseconds(std::stol(a.substr(14))));
+    }
 
     void handle(cppg::Request& req) const {
         std::string_view path = req.path();
@@ -95,6 +115,9 @@ struct Testkit {
         } else if (path == "/reject-body") {
             // Answers without reading the body (for 100-continue and discard tests).
             req.respond("403 Forbidden", {}, "no thanks\n");
+        } else if (path == "/orphan") {
+            spawn_orphan(query_number(query, "ms", 50));
+            req.respond("200 OK", {{"Content-Type", "text/plain"}}, "orphaned\n");
         } else if (path == "/environ") {
             std::string out;
             for (const char* key : {"REQUEST_METHOD", "SCRIPT_NAME", "PATH_INFO", "QUERY_STRING",

@@ -98,10 +98,10 @@ def has_signalfd(pid, mask=WORKER_SIGNALFD_MASK):
 class ServerCase(unittest.TestCase):
     """A test case whose tests each start their own server with self.start()."""
 
-    def start(self, args, app=None):
+    def start(self, args, app=None, **kwargs):
         server = Server()
         self.addCleanup(server.cleanup)
-        server.start(args, app or fixture_app("testkit"))
+        server.start(args, app or fixture_app("testkit"), **kwargs)
         return server
 
 
@@ -178,9 +178,11 @@ class Server:
             cmd += ["--"] + list(app_args)
         return cmd
 
-    def start(self, args=(), app=None, app_args=(), wait=True, bind=True, timeout=10.0 * TIME_SCALE):
+    def start(self, args=(), app=None, app_args=(), wait=True, bind=True, timeout=10.0 * TIME_SCALE,
+              env=None):
         """Starts the server with extra CLI args and the app .so (example_app/fixture_app path).
-        With wait, returns once the port accepts connections (retrying on a port race)."""
+        With wait, returns once the port accepts connections (retrying on a port race).
+        `env` adds variables to the server's environment."""
         if app is None:
             app = example_app("hello")
         for attempt in range(3):
@@ -189,7 +191,8 @@ class Server:
             self._stderr = open(self.stderr_path, "ab")
             self._stdout = open(self.stdout_path, "ab")
             self.proc = subprocess.Popen(self.args, stdin=subprocess.DEVNULL, stdout=self._stdout,
-                                         stderr=self._stderr, cwd=self.tmpdir)
+                                         stderr=self._stderr, cwd=self.tmpdir,
+                                         env=dict(os.environ, **(env or {})))
             if not wait:
                 return self
             try:

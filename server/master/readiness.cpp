@@ -1,0 +1,113 @@
+#include "master/readiness.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <ctime>
+
+#include <spdlog/spdlog.h>
+
+namespace cppg::master {
+
+namespace {
+
+std::string local_time_text() {
+    std::time_t now = std::time(nullptr);
+    std::tm tm{};
+    localtime_r(&now, &tm);
+    char text[32];
+    std::strftime(text, sizeof text, "%Y-%m-%d %H:%M:%S", &tm);
+    return text;
+}
+
+}  // namespace
+
+std::string Readiness::status_line() const {
+    std::string line;
+    if (stopping_) line = graceful_ ? "Stopping gracefully; " : "Stopping quickly; ";
+    else if (!announced_) line = reloads_ > 0 ? "Reloading; " : "Starting; ";
+    line += std::to_string(serving_) + " of " + std::to_string(wanted_) + " worker(s) serving, " +
+            std::to_string(requests_) + " request(s) served";
+    if (reloads_ > 0)
+        line += ", last reload " + last_reload_ + " (" + std::to_string(reloads_) + " so far)";
+    return line;
+}
+
+void Readiness::update(int serving, int wanted, uint64_t requests_served, int64_t now_ms) {
+    serving_ = serving;
+    wanted_ = wanted;
+    requests_ = requests_served;
+    if (serving > 0 || wanted == 0 || stopping_) workers_ok_ms_ = now_ms;
+    if (!announced_ && ready()) {
+        announced_ = true;
+        pid_t main_pid = claim_main_ ? getpid() : 0;
+        notifier_.ready(status_line(), main_pid);
+        if (main_pid && notifier_.enabled() && !notifier_.quiet())
+            spdlog::info("told systemd that this master (pid {}) is the service's main process",
+                         main_pid);
+        claim_main_ = claim_main_ && notifier_.quiet();
+        next_status_ms_ = now_ms + kStatusEveryMs;
+    } else if (now_ms >= next_status_ms_) {
+        notifier_.status(status_line());
+        next_status_ms_ = now_ms + kStatusEveryMs;
+    }
+    feed_watchdog(now_ms);
+}
+
+// Pings only while the loop runs (this is called from it) and some worker has served within
+// the watchdog interval: a master stuck in a crash loop with nothing serving stops feeding
+// the watchdog, and systemd restarts the service.
+void Readiness::feed_watchdog(int64_t now_ms) {
+    int64_t interval = notifier_.watchdog_interval_ms();
+    if (interval <= 0 || now_ms < next_watchdog_ms_) return;
+    if (now_ms - workers_ok_ms_ >= interval) {
+        spdlog::warn("no worker has served for {} ms; withholding the systemd watchdog ping",
+                     now_ms - workers_ok_ms_);
+        next_watchdog_ms_ = now_ms + interval / 2;
+        return;
+    }
+    notifier_.watchdog_ping();
+    next_watchdog_ms_ = now_ms + std::max<int64_t>(interval / 2, 1);
+}
+
+void Readiness::reload_started() {
+    ++reloads_;
+    last_reload_ = local_time_text();
+    announced_ = false;
+    notifier_.reloading(status_line());
+}
+
+void Readiness::stop_started(bool graceful) {
+    bool first = !stopping_;
+    stopping_ = true;
+    serving_ = 0;  // the workers finish what they have but take nothing new
+    graceful_ = graceful;
+    // A master started by USR2 whose old master still runs is being rolled back: the old
+    // master speaks for the service again, and STOPPING=1 would stop the whole service.
+    bool rolled_back = old_master_ != 0 && getppid() == old_master_;
+    if (first && !rolled_back) notifier_.stopping(status_line());
+}
+
+void Readiness::upgrade_started() { notifier_.set_quiet(true); }
+
+void Readiness::upgrade_failed() {
+    notifier_.set_quiet(false);
+    claim_main_ = true;
+    announced_ = false;
+}
+
+int64_t Readiness::next_wake_ms(int64_t now_ms) const {
+    int64_t next = next_status_ms_;
+    if (notifier_.watchdog_interval_ms() > 0) next = std::min(next, next_watchdog_ms_);
+    if (!stopping_ && serving_ < wanted_) next = std::min(next, now_ms + kBootPollMs);
+    return next;
+}
+
+AdminReply Readiness::livez() const { return {200, "alive: " + status_line() + "\n"}; }
+
+AdminReply Readiness::readyz() const {
+    if (ready()) return {200, "ready: " + status_line() + "\n"};
+    return {503, "not ready: " + status_line() + "\n"};
+}
+
+}  // namespace cppg::master
