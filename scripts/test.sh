@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, and runs every test:
 #   1. Release build (-Werror): unit tests, integration tests, the benchmark smoke test;
-#   2. AddressSanitizer + UBSan build: unit and integration tests;
-#   3. ThreadSanitizer build: unit and integration tests;
-#   4. a short libFuzzer run over the HTTP request parser.
-# Set CPPG_QUICK=1 to run only step 1.
+#   2. the Debian package from that build (as root): lintian, install, an app built against
+#      it, purge (packaging/tests/deb.sh);
+#   3. AddressSanitizer + UBSan build: unit and integration tests;
+#   4. ThreadSanitizer build: unit and integration tests;
+#   5. a short libFuzzer run over the HTTP request parser.
+# Set CPPG_QUICK=1 to run only steps 1 and 2. CPPG_FULL=1 adds the container tests
+# (packaging/tests/docker.sh, packaging/tests/systemd-e2e.sh), which need podman and minutes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh test
@@ -19,6 +22,8 @@ run_suite() {  # name, build dir, extra cmake args...
 }
 
 run_suite "release" build -DCMAKE_BUILD_TYPE=Release
+echo "=== package ===" >&2
+packaging/tests/deb.sh build
 if [[ "${CPPG_QUICK:-0}" != 1 ]]; then
   run_suite "asan+ubsan" build-asan -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=clang \
     -DCMAKE_CXX_COMPILER=clang++ -DCPPG_SANITIZE=address,undefined

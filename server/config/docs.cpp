@@ -25,12 +25,15 @@ std::string env_var(std::string_view name) {
     return out;
 }
 
-std::string flags_text(const SettingSpec& spec, std::string_view before, std::string_view after) {
+// "`-b VALUE`, `--bind VALUE`": each spelling wrapped in before/after; `escape` applies to
+// the words, not to the wrapping (troff font codes must stay as they are).
+std::string flags_text(const SettingSpec& spec, std::string_view before, std::string_view after,
+                       std::string (*escape)(std::string_view) = nullptr) {
     std::string out;
     for (auto f : split_flags(spec.flags)) {
         if (!out.empty()) out += ", ";
-        out += std::string(before) + std::string(f) +
-               (spec.type == SettingType::Bool ? "" : " VALUE") + std::string(after);
+        std::string words = std::string(f) + (spec.type == SettingType::Bool ? "" : " VALUE");
+        out += std::string(before) + (escape ? escape(words) : words) + std::string(after);
     }
     return out;
 }
@@ -58,6 +61,14 @@ std::string markdown_section(const SettingSpec& s) {
     return out;
 }
 
+// Settings that ask the command for something (print, check, probe) rather than configure
+// a server: they have no place in a config file.
+bool is_command_only(std::string_view name) {
+    return name == "config" || name == "print_config" || name == "check_config" || name == "probe";
+}
+
+}  // namespace
+
 std::string troff_escape(std::string_view text) {
     std::string out;
     for (char c : text) {
@@ -68,7 +79,11 @@ std::string troff_escape(std::string_view text) {
     return out;
 }
 
-}  // namespace
+std::string replace_marker(std::string text, std::string_view marker, std::string_view replacement) {
+    for (auto at = text.find(marker); at != std::string::npos; at = text.find(marker, at + replacement.size()))
+        text.replace(at, marker.size(), replacement);
+    return text;
+}
 
 std::string render_settings_markdown(std::string_view template_text) {
     std::string reference;
@@ -77,10 +92,24 @@ std::string render_settings_markdown(std::string_view template_text) {
         for (const auto& spec : kSettingSpecs)
             if (spec.group == group) reference += markdown_section(spec);
     }
-    std::string out(template_text);
-    if (auto at = out.find(kMarker); at != std::string::npos)
-        out.replace(at, kMarker.size(), reference);
+    std::string out = replace_marker(std::string(template_text), kMarker, reference);
     while (out.ends_with("\n\n")) out.pop_back();
+    return out;
+}
+
+std::string render_settings_yaml() {
+    Settings defaults = default_settings();
+    std::string out;
+    for (auto group : groups()) {
+        std::string section;
+        for (size_t i = 0; i < kSettingCount; ++i) {
+            const SettingSpec& s = kSettingSpecs[i];
+            if (s.group != group || is_command_only(s.name)) continue;
+            section += "\n# " + std::string(s.help) + "\n";
+            section += "#" + std::string(s.name) + ": " + format_value(defaults, i) + "\n";
+        }
+        if (!section.empty()) out += "\n## " + std::string(group) + "\n" + section;
+    }
     return out;
 }
 
@@ -90,7 +119,7 @@ std::string render_settings_man() {
         out += ".SS " + troff_escape(group) + "\n";
         for (const auto& s : kSettingSpecs) {
             if (s.group != group) continue;
-            out += ".TP\n" + troff_escape(flags_text(s, "\\fB", "\\fR")) + "\n";
+            out += ".TP\n" + flags_text(s, "\\fB", "\\fR", troff_escape) + "\n";
             out += troff_escape(s.help) + " Default: " +
                    troff_escape(s.default_text.empty() ? "none" : s.default_text) +
                    ". Environment: " + env_var(s.name) + ".\n";
