@@ -24,6 +24,12 @@ run_suite() {  # name, build dir, extra cmake args...
 run_suite "release" build -DCMAKE_BUILD_TYPE=Release
 echo "=== package ===" >&2
 packaging/tests/deb.sh build
+if [[ "${CPPG_FULL:-0}" == 1 ]]; then
+  echo "=== container image (podman) ===" >&2
+  packaging/tests/docker.sh build
+  echo "=== systemd as PID 1 (podman) ===" >&2
+  packaging/tests/systemd-e2e.sh build
+fi
 if [[ "${CPPG_QUICK:-0}" != 1 ]]; then
   run_suite "asan+ubsan" build-asan -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=clang \
     -DCMAKE_CXX_COMPILER=clang++ -DCPPG_SANITIZE=address,undefined

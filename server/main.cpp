@@ -137,7 +137,7 @@ int main(int argc, char** argv) {
     auto opened = open_listeners(settings, upgraded);
     if (auto* err = std::get_if<std::string>(&opened)) return fail(kExitBindFailed, *err);
     auto listeners = std::move(std::get<std::vector<cppg::master::Listener>>(opened));
-    pid_t old_master = upgraded ? getppid() : 0;
+    pid_t old_master = cppg::master::upgrading_master();
     if (settings.daemon && !upgraded) {  // the old master already detached; its child stays put
         if (auto err = cppg::master::daemonize()) return fail(kExitBindFailed, *err);
     }

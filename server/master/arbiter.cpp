@@ -91,6 +91,7 @@ Arbiter::~Arbiter() {
     if (reexec_pid_ == 0) remove_socket_files(listeners_);
     if (signal_fd_ >= 0) close(signal_fd_);
     if (inotify_fd_ >= 0) close(inotify_fd_);
+    if (reexec_pidfd_ >= 0) close(reexec_pidfd_);
     if (!pidfile_written_.empty()) unlink(pidfile_written_.c_str());
 }
 
@@ -141,8 +142,7 @@ int Arbiter::run() {
 // Sleeps until a signal, a watched file, an admin client or the next deadline, and handles
 // the first three.
 void Arbiter::wait_for_events() {
-    std::vector<pollfd> fds{{signal_fd_, POLLIN, 0}};
-    if (inotify_fd_ >= 0) fds.push_back({inotify_fd_, POLLIN, 0});
+    std::vector<pollfd> fds{{signal_fd_, POLLIN, 0}, {inotify_fd_, POLLIN, 0}, {reexec_pidfd_, POLLIN, 0}};
     size_t admin_first = fds.size();
     admin_.collect_pollfds(fds);
     poll(fds.data(), fds.size(), poll_timeout_ms());
@@ -150,6 +150,7 @@ void Arbiter::wait_for_events() {
     while (read(signal_fd_, &info, sizeof info) == sizeof info)
         handle_signal(static_cast<int>(info.ssi_signo));
     if (inotify_fd_ >= 0) read_file_events();
+    if (fds[2].revents & POLLIN) on_reexec_exit();
     admin_.on_poll(fds.data() + admin_first, fds.size() - admin_first);
 }
 
@@ -276,46 +277,87 @@ void Arbiter::begin_stop(bool graceful) {
 
 // ---- binary upgrade (USR2) ----
 
-// Forks and execs the executable now on disk with the original arguments, handing over the
-// listening sockets in CPPGUNICORN_FD. Both masters serve until the operator sends WINCH and
-// TERM to this one; if the new one dies first, this one simply goes on.
+namespace {
+
+[[noreturn]] void exec_new_master(const std::vector<Listener>& listeners, pid_t old_master) {
+    for (const auto& l : listeners) fcntl(l.fd, F_SETFD, 0);  // the one place these cross an exec
+    setenv(kInheritedFdsVar, inherited_fds_value(listeners).c_str(), 1);
+    setenv(kOldMasterVar, std::to_string(old_master).c_str(), 1);
+    // systemd's watchdog follows the main process, which the new master claims to be.
+    if (std::getenv("WATCHDOG_USEC")) setenv("WATCHDOG_PID", std::to_string(getpid()).c_str(), 1);
+    const auto& cmd = original_command();
+    std::vector<char*> argv;
+    for (const auto& a : cmd) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    execvp(argv[0], argv.data());
+    std::fprintf(stderr, "cppgunicorn: execvp(%s) failed: %s\n", argv[0], std::strerror(errno));
+    _exit(127);
+}
+
+// Starts the new master as a grandchild whose parent exits at once, so that it is adopted by
+// the service manager (systemd, PID 1 or a subreaper) before it claims MAINPID: systemd
+// supervises a main process that is its own child fully, but one that is not ("alien") only
+// half: on stop it would SIGKILL the whole service right after TERM instead of waiting.
+// Returns the new master's pid, or -1.
+pid_t fork_adopted_new_master(const std::vector<Listener>& listeners) {
+    int pipe_fds[2];
+    if (pipe2(pipe_fds, O_CLOEXEC) != 0) return -1;
+    pid_t old_master = getpid();
+    pid_t child = fork();
+    if (child == 0) {
+        close(pipe_fds[0]);
+        pid_t parent = getpid();
+        pid_t grandchild = fork();
+        if (grandchild == 0) {
+            close(pipe_fds[1]);
+            for (int i = 0; i < 1000 && getppid() == parent; ++i) usleep(1000);  // until adopted
+            exec_new_master(listeners, old_master);
+        }
+        (void)!write(pipe_fds[1], &grandchild, sizeof grandchild);
+        _exit(0);
+    }
+    close(pipe_fds[1]);
+    pid_t grandchild = -1;
+    if (child < 0 || read(pipe_fds[0], &grandchild, sizeof grandchild) != sizeof grandchild) grandchild = -1;
+    close(pipe_fds[0]);
+    if (child > 0) waitpid(child, nullptr, 0);
+    return grandchild;
+}
+
+}  // namespace
+
+// Starts the executable now on disk with the original arguments, handing over the listening
+// sockets in CPPGUNICORN_FD. Both masters serve until the operator sends WINCH and TERM to
+// this one; if the new one dies first, this one simply goes on.
 void Arbiter::reexec() {
     if (reexec_pid_ != 0) {
         spdlog::warn("USR2 ignored: the new master (pid {}) is still running", reexec_pid_);
         return;
     }
-    const auto& cmd = original_command();
-    pid_t pid = fork();
-    if (pid < 0) {
-        spdlog::error("fork() for the binary upgrade failed ({}: {})", errno, std::strerror(errno));
+    pid_t pid = fork_adopted_new_master(listeners_);
+    if (pid <= 0) {
+        spdlog::error("starting a new master for the binary upgrade failed ({}: {})", errno,
+                      std::strerror(errno));
         return;
     }
-    if (pid == 0) {
-        for (const auto& l : listeners_) fcntl(l.fd, F_SETFD, 0);  // the one place these cross an exec
-        setenv(kInheritedFdsVar, inherited_fds_value(listeners_).c_str(), 1);
-        // systemd's watchdog follows the main process, which the new master claims to be.
-        if (std::getenv("WATCHDOG_USEC")) setenv("WATCHDOG_PID", std::to_string(getpid()).c_str(), 1);
-        std::vector<char*> argv;
-        for (const auto& a : cmd) argv.push_back(const_cast<char*>(a.c_str()));
-        argv.push_back(nullptr);
-        execvp(argv[0], argv.data());
-        std::fprintf(stderr, "cppgunicorn: execvp(%s) failed: %s\n", argv[0], std::strerror(errno));
-        _exit(127);
-    }
     reexec_pid_ = pid;
+    // Not our child any more: its exit is seen through a pidfd, not waitpid.
+    reexec_pidfd_ = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
     readiness_.upgrade_started();
     if (!pidfile_written_.empty()) {
         std::string oldbin = pidfile_written_ + ".oldbin";
         if (std::rename(pidfile_written_.c_str(), oldbin.c_str()) == 0) pidfile_written_ = oldbin;
     }
     spdlog::info("USR2: started a new master (pid {}) from {}; once it serves, send WINCH and "
-                 "then TERM to this master (pid {})", pid, cmd[0], getpid());
+                 "then TERM to this master (pid {})", pid, original_command()[0], getpid());
 }
 
-void Arbiter::on_reexec_exit(int status) {
-    spdlog::error("the new master (pid {}) {}; this master keeps serving", reexec_pid_,
-                  describe_status(status));
+void Arbiter::on_reexec_exit() {
+    if (reexec_pid_ == 0) return;
+    spdlog::error("the new master (pid {}) exited; this master keeps serving", reexec_pid_);
     reexec_pid_ = 0;
+    if (reexec_pidfd_ >= 0) close(reexec_pidfd_);
+    reexec_pidfd_ = -1;
     readiness_.upgrade_failed();
     const std::string suffix = ".oldbin";
     if (pidfile_written_.ends_with(suffix)) {
@@ -406,8 +448,8 @@ void Arbiter::reap_workers() {
         int status = 0;
         pid_t pid = waitpid(-1, &status, WNOHANG);
         if (pid <= 0) return;
-        if (pid == reexec_pid_) {
-            on_reexec_exit(status);
+        if (pid == reexec_pid_) {  // adopted back: this master is PID 1 (a container)
+            on_reexec_exit();
             continue;
         }
         auto it = workers_.find(pid);

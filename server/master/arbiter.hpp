@@ -60,7 +60,7 @@ private:
     void handle_signal(int signo);
     void handle_hup();
     void reexec();
-    void on_reexec_exit(int status);
+    void on_reexec_exit();
     void watch_files();
     void read_file_events();
     void begin_stop(bool graceful);
@@ -95,6 +95,7 @@ private:
     int64_t next_spawn_ms_ = 0;       // back-off: no spawn before this
     std::string pidfile_written_;
     pid_t reexec_pid_ = 0;            // the new master started by USR2, while it runs
+    int reexec_pidfd_ = -1;           // readable once that new master has exited
     uint64_t requests_of_exited_ = 0; // requests served by workers that have exited
 };
 

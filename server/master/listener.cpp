@@ -158,6 +158,13 @@ std::vector<Listener> inherited_listeners() {
     return out;
 }
 
+pid_t upgrading_master() {
+    const char* value = std::getenv(kOldMasterVar);
+    pid_t pid = value ? static_cast<pid_t>(std::atoi(value)) : 0;
+    unsetenv(kOldMasterVar);
+    return pid;
+}
+
 void remove_socket_files(const std::vector<Listener>& listeners) {
     for (const auto& l : listeners)
         if (!l.unix_path.empty()) unlink(l.unix_path.c_str());

@@ -2,6 +2,8 @@
 // workers inherit the sockets and a restart never closes them.
 #pragma once
 
+#include <sys/types.h>
+
 #include <string>
 #include <variant>
 #include <vector>
@@ -25,11 +27,17 @@ std::vector<Listener> systemd_listeners();
 // "3,4,admin:5" lists the inherited descriptors, the admin listener marked.
 inline constexpr const char* kInheritedFdsVar = "CPPGUNICORN_FD";
 
+// And the pid of the old master that started this one.
+inline constexpr const char* kOldMasterVar = "CPPGUNICORN_OLD_MASTER";
+
 // The value of kInheritedFdsVar for these listeners.
 std::string inherited_fds_value(const std::vector<Listener>& listeners);
 
 // The sockets an old master passed in CPPGUNICORN_FD (USR2), or none; the variable is removed.
 std::vector<Listener> inherited_listeners();
+
+// The pid of the master whose USR2 started this one, or 0; the variable is removed.
+pid_t upgrading_master();
 
 // Binds and listens on every address; an error names the address and the failed call.
 std::variant<std::vector<Listener>, std::string> bind_listeners(

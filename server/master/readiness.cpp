@@ -1,5 +1,7 @@
 #include "master/readiness.hpp"
 
+#include <poll.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -21,6 +23,15 @@ std::string local_time_text() {
 }
 
 }  // namespace
+
+Readiness::~Readiness() {
+    if (old_master_pidfd_ >= 0) close(old_master_pidfd_);
+}
+
+void Readiness::started_by_upgrade(pid_t old_master) {
+    claim_main_ = true;
+    if (old_master > 0) old_master_pidfd_ = static_cast<int>(syscall(SYS_pidfd_open, old_master, 0));
+}
 
 std::string Readiness::status_line() const {
     std::string line;
@@ -84,7 +95,8 @@ void Readiness::stop_started(bool graceful) {
     graceful_ = graceful;
     // A master started by USR2 whose old master still runs is being rolled back: the old
     // master speaks for the service again, and STOPPING=1 would stop the whole service.
-    bool rolled_back = old_master_ != 0 && getppid() == old_master_;
+    pollfd old{old_master_pidfd_, POLLIN, 0};
+    bool rolled_back = old_master_pidfd_ >= 0 && poll(&old, 1, 0) == 0;
     if (first && !rolled_back) notifier_.stopping(status_line());
 }
 

@@ -21,9 +21,12 @@ public:
     static constexpr int64_t kBootPollMs = 10;
 
     Readiness() = default;
+    ~Readiness();
+    Readiness(const Readiness&) = delete;
+    Readiness& operator=(const Readiness&) = delete;
 
     // This master was started by an old master's USR2: once it serves it claims MAINPID.
-    void started_by_upgrade(pid_t old_master) { old_master_ = old_master, claim_main_ = true; }
+    void started_by_upgrade(pid_t old_master);
 
     // After every turn of the master's loop: `serving` workers answer (of `wanted`).
     void update(int serving, int wanted, uint64_t requests_served, int64_t now_ms);
@@ -45,7 +48,7 @@ private:
     void feed_watchdog(int64_t now_ms);
 
     SystemdNotifier notifier_;
-    pid_t old_master_ = 0;
+    int old_master_pidfd_ = -1;  // readable once the master that started this one has exited
     bool announced_ = false;   // READY=1 sent for the current generation of workers
     bool claim_main_ = false;  // the next READY=1 also says MAINPID=<this pid>
     bool stopping_ = false;

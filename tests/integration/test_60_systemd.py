@@ -163,7 +163,8 @@ class UpgradeTest(NotifyCase):
         self.assertNotEqual(new_master, self.server.pid)
         self.assertEqual(claim[1], new_master, "the new master speaks for itself")
         self.assertEqual(claim[2].get("READY"), "1")
-        self.assertEqual(proc_stat(new_master)[1], str(self.server.pid), "a child of the old master")
+        self.assertNotEqual(proc_stat(new_master)[1], str(self.server.pid),
+                            "adopted by the service manager, not the old master's child")
         # The old master stays quiet from now on: its TERM must not say STOPPING=1, which
         # would stop the whole service under systemd.
         quiet_from = len(self.listener.messages)
@@ -178,6 +179,24 @@ class UpgradeTest(NotifyCase):
         self.listener.wait_for("STOPPING", "1", start=quiet_from)
         wait_until(lambda: proc_stat(new_master)[0] in ("Z", "gone"), 10 * TIME_SCALE,
                    what="new master gone")
+
+
+    def test_a_rolled_back_upgrade_keeps_the_service(self):
+        # USR2, then the operator changes their mind: TERM to the new master while the old
+        # one still runs. The new one must not say STOPPING=1 (that would stop the service);
+        # the old one claims the service back.
+        self.launch()
+        self.listener.wait_for("READY", "1")
+        start = len(self.listener.messages)
+        self.server.signal(signal.SIGUSR2)
+        new_master = int(self.listener.wait_for("MAINPID", start=start, timeout=10 * TIME_SCALE)[2]["MAINPID"])
+        back_from = len(self.listener.messages)
+        os.kill(new_master, signal.SIGTERM)
+        claim = self.listener.wait_for("MAINPID", str(self.server.pid), start=back_from, timeout=10 * TIME_SCALE)
+        self.assertEqual(claim[2].get("READY"), "1")
+        self.assertEqual(self.listener.with_field("STOPPING", start=back_from), [],
+                         "the rolled-back master did not stop the service")
+        self.assertEqual(int(get(self.server.port).body) in self.server.worker_pids(), True)
 
 
 class WatchdogTest(NotifyCase):
