@@ -48,7 +48,8 @@ void Readiness::update(int serving, int wanted, uint64_t requests_served, int64_
     serving_ = serving;
     wanted_ = wanted;
     requests_ = requests_served;
-    if (serving > 0 || wanted == 0 || stopping_) workers_ok_ms_ = now_ms;
+    // Booting counts as fine for one watchdog interval from the start, as serving does.
+    if (serving > 0 || wanted == 0 || stopping_ || workers_ok_ms_ == 0) workers_ok_ms_ = now_ms;
     if (!announced_ && ready()) {
         announced_ = true;
         pid_t main_pid = claim_main_ ? getpid() : 0;

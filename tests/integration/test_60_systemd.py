@@ -221,6 +221,18 @@ class WatchdogTest(NotifyCase):
                                timeout=5 * TIME_SCALE)
         self.assertEqual(self.listener.with_field("WATCHDOG"), [])
 
+    def test_no_pings_while_no_worker_can_serve(self):
+        # Every worker dies at boot (SIGSEGV in worker_start): the master backs off and keeps
+        # trying, but nothing serves, so it stops feeding the watchdog and systemd restarts it.
+        self.server.start(["--workers", "2"], fixture_app("hooks"), app_args=["crash-worker-start"],
+                          env={"NOTIFY_SOCKET": self.listener.path, "WATCHDOG_USEC": "400000"}, wait=False)
+        first = self.server.wait_for_log(r"withholding the systemd watchdog ping", timeout=5 * TIME_SCALE)
+        count = len(self.listener.messages)
+        self.server.wait_for_log(r"withholding the systemd watchdog ping", start=first.end(), timeout=5 * TIME_SCALE)
+        self.assertEqual(self.listener.with_field("WATCHDOG", start=count), [])
+        self.assertEqual(self.listener.with_field("READY"), [], "never ready")
+        self.assertIn("no worker has served for", self.server.log_text())
+
     def test_workers_do_not_inherit_the_notify_socket(self):
         self.launch(env={"WATCHDOG_USEC": "400000"})
         self.listener.wait_for("READY", "1")
