@@ -65,15 +65,19 @@ std::variant<std::vector<cppg::master::Listener>, std::string> open_listeners(
         return std::any_of(listeners.begin(), listeners.end(), [&](auto& l) { return l.role == role; });
     };
     int backlog = static_cast<int>(settings.backlog);
+    unsigned socket_umask = cppg::config::parse_octal(settings.umask);
+    std::vector<Listener> bound_here;
     if (!has(Listener::Role::kHttp)) {
-        auto bound = cppg::master::bind_listeners(settings.bind, backlog);
+        auto bound = cppg::master::bind_listeners(settings.bind, backlog, socket_umask);
         if (auto* err = std::get_if<std::string>(&bound)) return *err;
-        for (auto& l : std::get<std::vector<Listener>>(bound)) listeners.push_back(l);
+        bound_here = std::get<std::vector<Listener>>(bound);
+        listeners.insert(listeners.end(), bound_here.begin(), bound_here.end());
     }
     if (!has(Listener::Role::kAdmin) && !settings.admin_bind.empty()) {
-        auto bound = cppg::master::bind_listeners({settings.admin_bind}, backlog);
+        auto bound = cppg::master::bind_listeners({settings.admin_bind}, backlog, socket_umask);
         if (auto* err = std::get_if<std::string>(&bound)) {
-            cppg::master::remove_socket_files(listeners);
+            // Only the files bound here: inherited ones are still another master's.
+            cppg::master::remove_socket_files(bound_here);
             return "admin listener: " + *err;
         }
         for (auto& l : std::get<std::vector<Listener>>(bound))
@@ -112,7 +116,7 @@ int main(int argc, char** argv) {
     }
     const auto& settings = cmd.settings;
     // First, so that log files and the app path are relative to --chdir.
-    if (auto err = cppg::master::apply_process_settings(settings)) {
+    if (auto err = cppg::master::apply_process_settings(cmd)) {
         std::fprintf(stderr, "cppgunicorn: error: %s\n", err->c_str());
         return kExitConfig;
     }

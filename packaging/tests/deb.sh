@@ -84,11 +84,13 @@ serve() {
   cppgunicorn --bind "127.0.0.1:$port" --admin-bind "127.0.0.1:$admin" "$@" > "$tmp/$name.log" 2>&1 &
   local pid=$!
   pids+=("$pid")
+  local ready=no
   for _ in $(seq 100); do
-    cppgunicorn --probe /readyz --admin-bind "127.0.0.1:$admin" >/dev/null 2>&1 && break
+    cppgunicorn --probe /readyz --admin-bind "127.0.0.1:$admin" >/dev/null 2>&1 && { ready=yes; break; }
     kill -0 "$pid" 2>/dev/null || { cat "$tmp/$name.log"; fail "$name: the server exited"; }
     sleep 0.1
   done
+  [[ $ready == yes ]] || { cat "$tmp/$name.log"; fail "$name: /readyz never said ready"; }
   local body
   body=$(curl -fsS "http://127.0.0.1:$port$path") || { cat "$tmp/$name.log"; fail "$name: no answer"; }
   [[ "$body" == "$expected" ]] || fail "$name: got '$body', expected '$expected'"

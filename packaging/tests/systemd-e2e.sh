@@ -100,6 +100,19 @@ in_ct systemctl reload cppgunicorn.service
 wait_for 10 "the new master reloads" sh -c "podman exec cg-sd journalctl -u cppgunicorn.service -o cat | grep -c 'Hang up' | grep -q 2"
 echo "systemctl reload reaches the new master: $(in_ct journalctl -u cppgunicorn.service -o cat | grep -c 'Hang up') HUPs handled in all"
 
+step "a rolled-back upgrade: USR2, then TERM to the new master; the old one is the service again"
+in_ct systemctl kill -s USR2 --kill-who=main cppgunicorn.service
+wait_for 15 "MainPID moved" sh -c "[ \"\$(podman exec cg-sd systemctl show -p MainPID --value cppgunicorn.service)\" != $new_master ]"
+third=$(show cppgunicorn.service MainPID)
+echo "MainPID: $new_master -> $third; now TERM to $third"
+in_ct kill -TERM "$third"
+wait_for 15 "the rolled-back master gone" sh -c "! podman exec cg-sd kill -0 $third"
+wait_for 10 "MainPID back" sh -c "[ \"\$(podman exec cg-sd systemctl show -p MainPID --value cppgunicorn.service)\" = $new_master ]"
+echo "MainPID back to $(show cppgunicorn.service MainPID); service: $(show cppgunicorn.service ActiveState)/$(show cppgunicorn.service SubState)"
+[[ $(show cppgunicorn.service ActiveState) == active ]] || fail "the rollback stopped the service"
+in_ct kill -0 "$new_master" || fail "the old master was killed"
+[[ $(in_ct curl -fsS http://127.0.0.1:8000/) == "Hello, World!" ]] || fail "no answer after the rollback"
+
 step "a template instance: cppgunicorn@demo on /run/cppgunicorn-demo.sock"
 in_ct sh -c 'sed "s|hello.so|echo.so|" /etc/cppgunicorn/cppgunicorn.yaml > /etc/cppgunicorn/demo.yaml'
 in_ct systemctl start cppgunicorn@demo.socket

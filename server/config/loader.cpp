@@ -151,6 +151,11 @@ std::variant<Config, ConfigError> reload_config(const Config& running) {
     return build(std::move(next));
 }
 
+bool Config::given(std::string_view name) const {
+    auto index = find_setting(name);
+    return index && sources[*index].description != "default";
+}
+
 Environment process_environment() {
     Environment env;
     for (char** e = environ; e && *e; ++e) {

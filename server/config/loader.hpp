@@ -26,6 +26,9 @@ struct Config {
     // The layers above the file, kept so that a reload re-reads only the file.
     std::vector<Assignment> env_layer;
     std::vector<Assignment> cli_layer;
+
+    // True when the setting was set anywhere (file, environment, command line).
+    bool given(std::string_view name) const;
 };
 
 struct ConfigError {

@@ -118,6 +118,20 @@ std::optional<std::string> capture_output(const std::string& path) {
     return std::nullopt;
 }
 
+void prepare_files_for_workers(const config::Settings& settings, uid_t uid, gid_t gid) {
+    for (const std::string& path : {settings.accesslog, settings.errorlog}) {
+        if (path.empty() || path == "-") continue;
+        int fd = open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+        if (fd < 0) {
+            spdlog::error("cannot create '{}' for the workers: {}", path, std::strerror(errno));
+            continue;
+        }
+        if (fchown(fd, uid, gid) != 0)
+            spdlog::error("cannot give '{}' to the workers' user: {}", path, std::strerror(errno));
+        close(fd);
+    }
+}
+
 void reopen_files() {
     std::lock_guard lock(file_sinks_mu);
     for (auto& sink : file_sinks) {

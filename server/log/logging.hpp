@@ -40,4 +40,9 @@ std::optional<std::string> capture_output(const std::string& path);
 // Reopens every log file (SIGUSR1), so that rotated files are let go.
 void reopen_files();
 
+// The master, before it passes SIGUSR1 on: creates the log files that rotation moved away
+// and gives them to the workers' user and group, which could not create them in a
+// root-owned log directory themselves (nginx's master does the same). -1 leaves an id as is.
+void prepare_files_for_workers(const config::Settings& settings, uid_t uid, gid_t gid);
+
 }  // namespace cppg::log

@@ -32,7 +32,15 @@ struct AdminServer::Connection final : http::ParserEvents {
     bool done = false;   // answered and flushed, or failed: close it
 
     Connection(int f, int64_t deadline) : fd(f), deadline_ms(deadline) {}
-    ~Connection() override { close(fd); }
+    ~Connection() override {
+        // Unread request bytes (a body we ignored) would turn close() into a reset that can
+        // destroy the answer still in flight: end our side, drain a little, then close.
+        shutdown(fd, SHUT_WR);
+        char sink[1024];
+        for (int i = 0; i < 16 && read(fd, sink, sizeof sink) > 0; ++i) {
+        }
+        close(fd);
+    }
 
     void on_request_head(const http::Request& r) override {
         head_seen = true;
@@ -62,8 +70,8 @@ void AdminServer::route(std::string path, Handler handler) {
 }
 
 void AdminServer::collect_pollfds(std::vector<pollfd>& out) const {
-    for (int fd : listen_fds_)
-        out.push_back({fd, static_cast<short>(connections_.size() < kMaxConnections ? POLLIN : 0), 0});
+    bool accepting = !paused_ && monotonic_ms() >= accept_resume_ms_;
+    for (int fd : listen_fds_) out.push_back({fd, static_cast<short>(accepting ? POLLIN : 0), 0});
     for (const auto& c : connections_)
         out.push_back({c->fd, static_cast<short>(c->out.empty() ? POLLIN : POLLOUT), 0});
 }
@@ -74,13 +82,14 @@ void AdminServer::on_poll(const pollfd* fds, size_t count) {
     size_t known = std::min(count - listeners, connections_.size());
     for (size_t i = 0; i < known; ++i)
         if (fds[listeners + i].revents) serve(*connections_[i]);
+    int64_t now = monotonic_ms();
     for (size_t i = 0; i < listeners; ++i)
-        if (fds[i].revents & POLLIN) accept_clients(fds[i].fd);
-    expire(monotonic_ms());
+        if (fds[i].revents & POLLIN) accept_clients(fds[i].fd, now);
+    expire(now);
 }
 
 int64_t AdminServer::next_deadline_ms() const {
-    int64_t next = 0;
+    int64_t next = accept_resume_ms_ > monotonic_ms() ? accept_resume_ms_ : 0;
     for (const auto& c : connections_)
         if (next == 0 || c->deadline_ms < next) next = c->deadline_ms;
     return next;
@@ -91,17 +100,35 @@ void AdminServer::close_in_child() const {
     for (int fd : listen_fds_) close(fd);
 }
 
-void AdminServer::accept_clients(int listen_fd) {
-    while (connections_.size() < kMaxConnections) {
+// Frees a slot by dropping the oldest connection that has not sent its head yet; false when
+// every connection is being answered (then new clients wait in the backlog).
+bool AdminServer::make_room() {
+    if (connections_.size() < kMaxConnections) return true;
+    auto victim = std::find_if(connections_.begin(), connections_.end(),
+                               [](const auto& c) { return c->out.empty(); });
+    if (victim == connections_.end()) return false;
+    connections_.erase(victim);
+    return true;
+}
+
+void AdminServer::accept_clients(int listen_fd, int64_t now_ms) {
+    while (make_room()) {
         int fd = accept4(listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0) return;  // EAGAIN, or a client that went away: nothing to do
-        connections_.push_back(
-            std::make_unique<Connection>(fd, monotonic_ms() + kConnectionDeadlineMs));
+        if (fd < 0) {
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+                accept_resume_ms_ = now_ms + kAcceptPauseMs;
+            return;  // EAGAIN, or a client that went away: nothing to do
+        }
+        connections_.push_back(std::make_unique<Connection>(fd, now_ms + kHeadDeadlineMs));
+        serve(*connections_.back());  // a probe's request is usually there already
     }
 }
 
 void AdminServer::serve(Connection& c) {
-    if (c.out.empty() && !read_request(c)) return;
+    if (c.out.empty()) {
+        if (!read_request(c)) return;
+        c.deadline_ms = monotonic_ms() + kWriteDeadlineMs;
+    }
     while (c.sent < c.out.size()) {
         ssize_t n = send(c.fd, c.out.data() + c.sent, c.out.size() - c.sent, MSG_NOSIGNAL);
         if (n < 0) {

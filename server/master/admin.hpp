@@ -27,10 +27,16 @@ public:
     // Answers a GET or HEAD of a path; `query` is what follows '?', without it.
     using Handler = std::function<AdminReply(std::string_view query)>;
 
-    // A client has this long to send its request and take the answer.
-    static constexpr int64_t kConnectionDeadlineMs = 5000;
-    // Connections beyond this many wait in the listen backlog.
+    // A client has this long to send its request head (probes send it at once)...
+    static constexpr int64_t kHeadDeadlineMs = 1000;
+    // ...and this long to take the answer.
+    static constexpr int64_t kWriteDeadlineMs = 5000;
+    // Connections held at once. When all are taken, a new client replaces the oldest one
+    // still waiting for its head, so idle connections cannot lock probes out.
     static constexpr size_t kMaxConnections = 64;
+    // After accept() fails for want of file descriptors, the listener rests this long
+    // instead of waking the loop over and over.
+    static constexpr int64_t kAcceptPauseMs = 100;
 
     AdminServer();
     ~AdminServer();
@@ -41,6 +47,10 @@ public:
     void listen_on(int fd);
     void route(std::string path, Handler handler);
     bool active() const { return !listen_fds_.empty(); }
+
+    // While paused (a new master from USR2 answers on the shared socket) no client is
+    // accepted; connections already accepted are still answered.
+    void pause(bool paused) { paused_ = paused; }
 
     // The master's loop: add these to poll(), then hand the same entries back.
     void collect_pollfds(std::vector<pollfd>& out) const;
@@ -54,7 +64,8 @@ public:
 private:
     struct Connection;
 
-    void accept_clients(int listen_fd);
+    void accept_clients(int listen_fd, int64_t now_ms);
+    bool make_room();
     void serve(Connection& c);
     bool read_request(Connection& c) const;
     static std::string render(const AdminReply& reply, bool head);
@@ -64,6 +75,8 @@ private:
     std::vector<int> listen_fds_;
     std::vector<std::unique_ptr<Connection>> connections_;
     std::vector<std::pair<std::string, Handler>> routes_;
+    bool paused_ = false;
+    int64_t accept_resume_ms_ = 0;  // accept() ran out of descriptors: rest until then
 };
 
 }  // namespace cppg::master

@@ -3,7 +3,9 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/inotify.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -87,11 +89,11 @@ Arbiter::Arbiter(config::Config config, std::vector<Listener> listeners,
 }
 
 Arbiter::~Arbiter() {
-    // After USR2 the sockets belong to the new master too: its files must stay.
-    if (reexec_pid_ == 0) remove_socket_files(listeners_);
-    if (signal_fd_ >= 0) close(signal_fd_);
-    if (inotify_fd_ >= 0) close(inotify_fd_);
-    if (reexec_pidfd_ >= 0) close(reexec_pidfd_);
+    // Socket files go with the last master using them: not while a new master (USR2) or the
+    // old one (a rollback) still serves on them.
+    if (reexec_pid_ == 0 && !old_master_alive()) remove_socket_files(listeners_);
+    for (int fd : {signal_fd_, inotify_fd_, reexec_pidfd_, old_master_pidfd_})
+        if (fd >= 0) close(fd);
     if (!pidfile_written_.empty()) unlink(pidfile_written_.c_str());
 }
 
@@ -100,9 +102,13 @@ void Arbiter::write_pidfile() {
     if (path.empty()) return;
     // Written aside and renamed into place, so a reader never sees it empty or half written.
     std::string temp = path + ".tmp";
-    std::FILE* f = std::fopen(temp.c_str(), "w");
-    if (f == nullptr || std::fprintf(f, "%d\n", getpid()) < 0 || std::fclose(f) != 0 ||
-        std::rename(temp.c_str(), path.c_str()) != 0) {
+    // 0644 whatever the umask: others may read it, only root may rewrite what admins kill.
+    int fd = open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    std::string text = std::to_string(getpid()) + "\n";
+    bool ok = fd >= 0 && fchmod(fd, 0644) == 0 &&
+              write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+    if (fd >= 0 && close(fd) != 0) ok = false;
+    if (!ok || std::rename(temp.c_str(), path.c_str()) != 0) {
         spdlog::error("cannot write pidfile '{}' ({}: {})", path, errno, std::strerror(errno));
         return;
     }
@@ -131,7 +137,7 @@ int Arbiter::run() {
         reap_workers();
         murder_workers();
         manage_workers();
-        readiness_.update(serving_workers(), num_workers_, requests_served(), monotonic_ms());
+        readiness_.update(observe_workers(), monotonic_ms());
         if (stopping_ && workers_.empty()) exit_code_ = halt_code_.value_or(0);
     }
     if (preloaded_) preloaded_->shutdown();  // gunicorn's on_exit, for a preloaded app
@@ -150,7 +156,9 @@ void Arbiter::wait_for_events() {
     while (read(signal_fd_, &info, sizeof info) == sizeof info)
         handle_signal(static_cast<int>(info.ssi_signo));
     if (inotify_fd_ >= 0) read_file_events();
-    if (fds[2].revents & POLLIN) on_reexec_exit();
+    bool new_master_gone = reexec_pidfd_ >= 0 ? (fds[2].revents & POLLIN) != 0
+                                              : reexec_pid_ != 0 && kill(reexec_pid_, 0) != 0 && errno == ESRCH;
+    if (new_master_gone) on_reexec_exit();
     admin_.on_poll(fds.data() + admin_first, fds.size() - admin_first);
 }
 
@@ -215,11 +223,14 @@ void Arbiter::handle_signal(int signo) {
         case SIGINT:
         case SIGQUIT: return begin_stop(false);
         case SIGHUP: return handle_hup();
-        case SIGUSR1:
+        case SIGUSR1: {
             log::reopen_files();
+            auto [uid, gid] = worker_ids(config_.settings);
+            log::prepare_files_for_workers(config_.settings, uid, gid);
             spdlog::info("USR1: log files reopened");
             for (auto& [pid, info] : workers_) kill(pid, SIGUSR1);
             return;
+        }
         case SIGUSR2: return reexec();
         case SIGWINCH:
             spdlog::info("WINCH: stopping the workers gracefully; the master stays");
@@ -238,6 +249,7 @@ void Arbiter::handle_signal(int signo) {
 }
 
 void Arbiter::handle_hup() {
+    if (stopping_) return;  // no new workers for a master on its way out
     spdlog::info("Hang up: Master");
     readiness_.reload_started();
     auto next = config::reload_config(config_);
@@ -266,7 +278,7 @@ void Arbiter::begin_stop(bool graceful) {
     spdlog::info("Handling signal: {} ({} stop)", graceful ? "term" : "int/quit",
                  graceful ? "graceful" : "quick");
     stopping_ = true;
-    readiness_.stop_started(graceful);
+    readiness_.stop_started(graceful, old_master_alive());
     close_listeners();
     // Workers enforce graceful_timeout themselves (closing what is left and logging it); the
     // master's SIGKILL comes a little later, for a worker that cannot even do that.
@@ -298,29 +310,46 @@ namespace {
 // the service manager (systemd, PID 1 or a subreaper) before it claims MAINPID: systemd
 // supervises a main process that is its own child fully, but one that is not ("alien") only
 // half: on stop it would SIGKILL the whole service right after TERM instead of waiting.
-// Returns the new master's pid, or -1.
-pid_t fork_adopted_new_master(const std::vector<Listener>& listeners) {
-    int pipe_fds[2];
-    if (pipe2(pipe_fds, O_CLOEXEC) != 0) return -1;
+// The parent waits until `pidfd` holds the grandchild (it cannot be reaped, so its pid cannot
+// be reused, while its parent lives). Returns the new master's pid, or -1 with errno set.
+pid_t fork_adopted_new_master(const std::vector<Listener>& listeners, int& pidfd) {
+    int pid_pipe[2], hold_pipe[2];
+    if (pipe2(pid_pipe, O_CLOEXEC) != 0) return -1;
+    if (pipe2(hold_pipe, O_CLOEXEC) != 0) {
+        int saved = errno;
+        close(pid_pipe[0]), close(pid_pipe[1]);
+        errno = saved;
+        return -1;
+    }
     pid_t old_master = getpid();
     pid_t child = fork();
     if (child == 0) {
-        close(pipe_fds[0]);
+        close(pid_pipe[0]), close(hold_pipe[1]);
         pid_t parent = getpid();
         pid_t grandchild = fork();
         if (grandchild == 0) {
-            close(pipe_fds[1]);
+            close(pid_pipe[1]), close(hold_pipe[0]);
             for (int i = 0; i < 1000 && getppid() == parent; ++i) usleep(1000);  // until adopted
             exec_new_master(listeners, old_master);
         }
-        (void)!write(pipe_fds[1], &grandchild, sizeof grandchild);
+        (void)!write(pid_pipe[1], &grandchild, sizeof grandchild);
+        char byte;
+        (void)!read(hold_pipe[0], &byte, 1);  // until the old master holds a pidfd
         _exit(0);
     }
-    close(pipe_fds[1]);
+    int saved = errno;
+    close(pid_pipe[1]), close(hold_pipe[0]);
     pid_t grandchild = -1;
-    if (child < 0 || read(pipe_fds[0], &grandchild, sizeof grandchild) != sizeof grandchild) grandchild = -1;
-    close(pipe_fds[0]);
+    if (child < 0 || read(pid_pipe[0], &grandchild, sizeof grandchild) != sizeof grandchild ||
+        grandchild <= 0) {
+        grandchild = -1;
+    } else {
+        pidfd = static_cast<int>(syscall(SYS_pidfd_open, grandchild, 0));
+        saved = errno;
+    }
+    close(pid_pipe[0]), close(hold_pipe[1]);  // lets the child exit
     if (child > 0) waitpid(child, nullptr, 0);
+    errno = saved;
     return grandchild;
 }
 
@@ -330,24 +359,30 @@ pid_t fork_adopted_new_master(const std::vector<Listener>& listeners) {
 // sockets in CPPGUNICORN_FD. Both masters serve until the operator sends WINCH and TERM to
 // this one; if the new one dies first, this one simply goes on.
 void Arbiter::reexec() {
+    if (stopping_) return;
     if (reexec_pid_ != 0) {
         spdlog::warn("USR2 ignored: the new master (pid {}) is still running", reexec_pid_);
         return;
     }
-    pid_t pid = fork_adopted_new_master(listeners_);
+    // Renamed before the new master can write its own pidfile.
+    rename_pidfile(pidfile_written_ + ".oldbin");
+    int pidfd = -1;
+    pid_t pid = fork_adopted_new_master(listeners_, pidfd);
     if (pid <= 0) {
-        spdlog::error("starting a new master for the binary upgrade failed ({}: {})", errno,
-                      std::strerror(errno));
+        int err = errno;
+        spdlog::error("starting a new master for the binary upgrade failed ({}: {})", err,
+                      std::strerror(err));
+        rename_pidfile(config_.settings.pidfile);
         return;
     }
     reexec_pid_ = pid;
-    // Not our child any more: its exit is seen through a pidfd, not waitpid.
-    reexec_pidfd_ = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+    // Not our child: its exit shows on a pidfd (or, without one, to kill(pid, 0)).
+    reexec_pidfd_ = pidfd;
+    if (pidfd < 0)
+        spdlog::warn("pidfd_open({}) failed ({}: {}); watching the new master with kill(pid, 0)",
+                     pid, errno, std::strerror(errno));
     readiness_.upgrade_started();
-    if (!pidfile_written_.empty()) {
-        std::string oldbin = pidfile_written_ + ".oldbin";
-        if (std::rename(pidfile_written_.c_str(), oldbin.c_str()) == 0) pidfile_written_ = oldbin;
-    }
+    admin_.pause(true);  // the new master answers probes on the shared admin socket
     spdlog::info("USR2: started a new master (pid {}) from {}; once it serves, send WINCH and "
                  "then TERM to this master (pid {})", pid, original_command()[0], getpid());
 }
@@ -359,11 +394,24 @@ void Arbiter::on_reexec_exit() {
     if (reexec_pidfd_ >= 0) close(reexec_pidfd_);
     reexec_pidfd_ = -1;
     readiness_.upgrade_failed();
-    const std::string suffix = ".oldbin";
-    if (pidfile_written_.ends_with(suffix)) {
-        std::string original = pidfile_written_.substr(0, pidfile_written_.size() - suffix.size());
-        if (std::rename(pidfile_written_.c_str(), original.c_str()) == 0) pidfile_written_ = original;
-    }
+    admin_.pause(false);
+    if (pidfile_written_.ends_with(".oldbin")) rename_pidfile(config_.settings.pidfile);
+}
+
+void Arbiter::rename_pidfile(const std::string& to) {
+    if (pidfile_written_.empty() || pidfile_written_ == to) return;
+    if (std::rename(pidfile_written_.c_str(), to.c_str()) == 0) pidfile_written_ = to;
+}
+
+void Arbiter::started_by_upgrade(pid_t old_master) {
+    readiness_.started_by_upgrade(old_master);
+    old_master_pidfd_ = static_cast<int>(syscall(SYS_pidfd_open, old_master, 0));
+}
+
+bool Arbiter::old_master_alive() const {
+    if (old_master_pidfd_ < 0) return false;
+    pollfd p{old_master_pidfd_, POLLIN, 0};
+    return poll(&p, 1, 0) == 0;
 }
 
 // Workers close their copies as they stop; once the master's are gone too, new clients are
@@ -371,6 +419,8 @@ void Arbiter::on_reexec_exit() {
 void Arbiter::close_listeners() {
     for (int fd : listen_fds_) close(fd);
     listen_fds_.clear();
+    for (auto& l : listeners_)
+        if (l.role == Listener::Role::kHttp) l.fd = -1;  // the number may be reused now
 }
 
 // ---- workers ----
@@ -381,6 +431,7 @@ void Arbiter::spawn_worker() {
         spdlog::error("no free scoreboard slot for another worker");
         return;
     }
+    pid_t master = getpid();
     pid_t pid = fork();
     if (pid < 0) {
         spdlog::error("fork() failed ({}: {})", errno, std::strerror(errno));
@@ -388,7 +439,12 @@ void Arbiter::spawn_worker() {
         return;
     }
     if (pid == 0) {
-        close(signal_fd_);
+        // A worker never outlives its master: TERM (a graceful stop) when the master dies.
+        // Armed after the fork, so check that the master did not die before it was.
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (getppid() != master) _exit(0);
+        for (int fd : {signal_fd_, inotify_fd_, reexec_pidfd_, old_master_pidfd_})
+            if (fd >= 0) close(fd);
         admin_.close_in_child();
         SystemdNotifier::forget_in_child();
         slot->pid.store(getpid());
@@ -416,17 +472,18 @@ void Arbiter::manage_workers() {
     }
 }
 
-int Arbiter::serving_workers() const {
-    int serving = 0;
-    for (const auto& [pid, info] : workers_)
-        serving += !info.retiring && info.slot->serving_ms.load(std::memory_order_acquire) > 0;
-    return serving;
-}
-
-uint64_t Arbiter::requests_served() const {
-    uint64_t total = requests_of_exited_;
-    for (const auto& [pid, info] : workers_) total += info.slot->requests.load(std::memory_order_relaxed);
-    return total;
+Readiness::Workers Arbiter::observe_workers() const {
+    Readiness::Workers w;
+    w.wanted = num_workers_;
+    w.requests_served = requests_of_exited_;
+    for (const auto& [pid, info] : workers_) {
+        w.requests_served += info.slot->requests.load(std::memory_order_relaxed);
+        if (info.retiring) continue;
+        bool serving = info.slot->serving_ms.load(std::memory_order_acquire) > 0;
+        (serving ? w.serving : w.booting) += 1;
+    }
+    w.old_master_alive = old_master_alive();
+    return w;
 }
 
 void Arbiter::retire_worker(pid_t pid, int signo) {
@@ -547,7 +604,7 @@ void Arbiter::halt(const std::string& reason, int code) {
     spdlog::critical("{}; shutting down", reason);
     for (auto& [pid, info] : workers_) retire_worker(pid, SIGTERM);
     stopping_ = true;
-    readiness_.stop_started(false);
+    readiness_.stop_started(false, old_master_alive());
     close_listeners();
     stop_deadline_ms_ = monotonic_ms() + kQuickStopMs;
     halt_code_ = code;

@@ -32,7 +32,7 @@ public:
     Arbiter& operator=(const Arbiter&) = delete;
 
     // This master was started by USR2 from `old_master`: it claims MAINPID once it serves.
-    void started_by_upgrade(pid_t old_master) { readiness_.started_by_upgrade(old_master); }
+    void started_by_upgrade(pid_t old_master);
 
     // Runs until stopped; returns the process exit code.
     int run();
@@ -68,8 +68,9 @@ private:
     void on_worker_exit(pid_t pid, int status, WorkerInfo& info);
     int poll_timeout_ms() const;
     void wait_for_events();
-    int serving_workers() const;
-    uint64_t requests_served() const;
+    Readiness::Workers observe_workers() const;
+    bool old_master_alive() const;
+    void rename_pidfile(const std::string& to);
     void write_pidfile();
     void close_listeners();
 
@@ -96,6 +97,7 @@ private:
     std::string pidfile_written_;
     pid_t reexec_pid_ = 0;            // the new master started by USR2, while it runs
     int reexec_pidfd_ = -1;           // readable once that new master has exited
+    int old_master_pidfd_ = -1;       // the master whose USR2 started this one (readable: gone)
     uint64_t requests_of_exited_ = 0; // requests served by workers that have exited
 };
 

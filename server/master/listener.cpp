@@ -73,13 +73,19 @@ std::optional<std::string> clear_stale_socket(const std::string& path) {
     return std::nullopt;
 }
 
-std::variant<Listener, std::string> bind_unix(const config::UnixAddress& a, int backlog) {
+std::variant<Listener, std::string> bind_unix(const config::UnixAddress& a, int backlog,
+                                              unsigned socket_umask) {
     if (auto err = clear_stale_socket(a.path)) return *err;
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) return sys_error("socket", "unix:" + a.path);
     sockaddr_storage ss{};
     socklen_t len = config::to_sockaddr(a, ss);
-    if (bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0 || listen(fd, backlog) != 0) {
+    // The socket file's mode is 0777 minus --umask (gunicorn's rule): clients need write
+    // permission to connect, whatever umask the server itself runs with.
+    mode_t process_umask = ::umask(static_cast<mode_t>(socket_umask));
+    int rc = bind(fd, reinterpret_cast<sockaddr*>(&ss), len);
+    ::umask(process_umask);
+    if (rc != 0 || listen(fd, backlog) != 0) {
         std::string err = sys_error("bind", "unix:" + a.path);
         close(fd);
         return err;
@@ -133,6 +139,7 @@ std::vector<Listener> systemd_listeners() {
 std::string inherited_fds_value(const std::vector<Listener>& listeners) {
     std::string out;
     for (const auto& l : listeners) {
+        if (l.fd < 0) continue;  // closed (the master is stopping)
         if (!out.empty()) out += ',';
         if (l.role == Listener::Role::kAdmin) out += "admin:";
         out += std::to_string(l.fd);
@@ -171,7 +178,7 @@ void remove_socket_files(const std::vector<Listener>& listeners) {
 }
 
 std::variant<std::vector<Listener>, std::string> bind_listeners(
-    const std::vector<std::string>& addresses, int backlog) {
+    const std::vector<std::string>& addresses, int backlog, unsigned socket_umask) {
     std::vector<Listener> out;
     for (const auto& text : addresses) {
         auto parsed = config::parse_bind_address(text);
@@ -181,7 +188,7 @@ std::variant<std::vector<Listener>, std::string> bind_listeners(
         } else {
             const auto& address = std::get<config::BindAddress>(parsed);
             if (auto* tcp = std::get_if<config::TcpAddress>(&address)) bound = bind_one(*tcp, backlog);
-            else if (auto* unix_address = std::get_if<config::UnixAddress>(&address)) bound = bind_unix(*unix_address, backlog);
+            else if (auto* unix_address = std::get_if<config::UnixAddress>(&address)) bound = bind_unix(*unix_address, backlog, socket_umask);
             else bound = adopt_fd(std::get<config::FdAddress>(address));
         }
         if (auto* err = std::get_if<std::string>(&bound)) {

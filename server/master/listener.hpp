@@ -40,8 +40,9 @@ std::vector<Listener> inherited_listeners();
 pid_t upgrading_master();
 
 // Binds and listens on every address; an error names the address and the failed call.
+// Unix socket files get the mode 0777 & ~socket_umask.
 std::variant<std::vector<Listener>, std::string> bind_listeners(
-    const std::vector<std::string>& addresses, int backlog);
+    const std::vector<std::string>& addresses, int backlog, unsigned socket_umask);
 
 // Removes the socket files of unix listeners (at exit).
 void remove_socket_files(const std::vector<Listener>& listeners);

@@ -72,6 +72,16 @@ void SystemdNotifier::watchdog_ping() {
     if (watchdog_ms_ > 0) send("WATCHDOG=1");
 }
 
+void SystemdNotifier::hand_main_back(pid_t pid) {
+    if (!enabled_) return;
+    send("MAINPID=" + std::to_string(pid) + "\nREADY=1\nSTATUS=the old master (pid " +
+         std::to_string(pid) + ") serves again; the new one is stopping");
+    constexpr uint64_t kBarrierUsec = 5'000'000;
+    int rc = sd_notify_barrier(0, kBarrierUsec);
+    if (rc < 0) spdlog::warn("sd_notify_barrier failed ({}: {})", -rc, std::strerror(-rc));
+    spdlog::info("told systemd that the old master (pid {}) is the service's main process again", pid);
+}
+
 void SystemdNotifier::forget_in_child() {
     for (const char* var : {"NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"}) unsetenv(var);
 }

@@ -27,6 +27,9 @@ public:
     void stopping(const std::string& status);
     void status(const std::string& status);
     void watchdog_ping();
+    // MAINPID=<pid> with READY=1, then waits (a few seconds at most) until systemd has read
+    // it: the caller is about to exit and must not be taken for the main process then.
+    void hand_main_back(pid_t pid);
 
     // After USR2 the new master speaks for the service; this one only keeps the watchdog fed
     // until it exits, or speaks again if the new master dies first.

@@ -26,7 +26,7 @@ config::TcpAddress probe_target(config::TcpAddress a) {
     return a;
 }
 
-int connect_to(const config::BindAddress& address, std::string& error) {
+int connect_to(const config::BindAddress& address, int64_t deadline, std::string& error) {
     if (std::holds_alternative<config::FdAddress>(address)) {
         error = "an fd:// admin address cannot be probed; probe the address it listens on";
         return -1;
@@ -37,10 +37,27 @@ int connect_to(const config::BindAddress& address, std::string& error) {
         len = config::to_sockaddr(probe_target(*tcp), ss);
     else
         len = config::to_sockaddr(address, ss);
-    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0 || connect(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0) {
+    // Non-blocking, so that an address that drops packets costs the probe's deadline, not
+    // the kernel's SYN retries.
+    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) {
+        error = std::string("socket failed: ") + std::strerror(errno);
+        return -1;
+    }
+    int rc = connect(fd, reinterpret_cast<sockaddr*>(&ss), len);
+    if (rc != 0 && errno == EINPROGRESS) {
+        pollfd p{fd, POLLOUT, 0};
+        int64_t left = deadline - monotonic_ms();
+        int err = ETIMEDOUT;
+        socklen_t err_len = sizeof err;
+        if (left > 0 && poll(&p, 1, static_cast<int>(left)) == 1)
+            getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &err_len);
+        errno = err;
+        rc = err == 0 ? 0 : -1;
+    }
+    if (rc != 0) {
         error = std::string("connect failed: ") + std::strerror(errno);
-        if (fd >= 0) close(fd);
+        close(fd);
         return -1;
     }
     return fd;
@@ -71,8 +88,9 @@ int run_probe(const std::string& admin_address, const std::string& path) {
     auto parsed = config::parse_bind_address(admin_address);
     std::string error;
     int fd = -1;
+    int64_t deadline = monotonic_ms() + kProbeTimeoutMs;
     if (auto* err = std::get_if<std::string>(&parsed)) error = *err;
-    else fd = connect_to(std::get<config::BindAddress>(parsed), error);
+    else fd = connect_to(std::get<config::BindAddress>(parsed), deadline, error);
     if (fd < 0) {
         std::fprintf(stderr, "cppgunicorn --probe %s: %s: %s\n", path.c_str(), admin_address.c_str(),
                      error.c_str());
@@ -80,7 +98,6 @@ int run_probe(const std::string& admin_address, const std::string& path) {
     }
     std::string request = "GET " + path + " HTTP/1.1\r\nHost: cppgunicorn\r\nConnection: close\r\n\r\n";
     std::string answer;
-    int64_t deadline = monotonic_ms() + kProbeTimeoutMs;
     bool complete = send(fd, request.data(), request.size(), MSG_NOSIGNAL) ==
                         static_cast<ssize_t>(request.size()) &&
                     read_answer(fd, deadline, answer);

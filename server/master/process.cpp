@@ -25,15 +25,26 @@ std::vector<std::string> command;
 
 }  // namespace
 
-std::optional<std::string> apply_process_settings(const config::Settings& s) {
+std::optional<std::string> apply_process_settings(const config::Config& config) {
+    const config::Settings& s = config.settings;
     if (!s.chdir.empty() && ::chdir(s.chdir.c_str()) != 0) return failed("chdir(" + s.chdir + ")");
-    ::umask(static_cast<mode_t>(config::parse_octal(s.umask)));
+    // Only when asked for: otherwise the umask the server was started with (a shell's 022,
+    // a unit's UMask=) keeps its pidfile and logs from being world-writable.
+    if (config.given("umask")) ::umask(static_cast<mode_t>(config::parse_octal(s.umask)));
     for (const auto& entry : s.raw_env) {
         auto eq = entry.find('=');
         if (setenv(entry.substr(0, eq).c_str(), entry.substr(eq + 1).c_str(), 1) != 0)
             return failed("setenv(" + entry.substr(0, eq) + ")");
     }
     return std::nullopt;
+}
+
+std::pair<uid_t, gid_t> worker_ids(const config::Settings& s) {
+    auto none = std::make_pair(static_cast<uid_t>(-1), static_cast<gid_t>(-1));
+    auto ids = none;
+    if (auto user = s.user.empty() ? std::nullopt : config::lookup_user(s.user)) ids = *user;
+    if (auto group = s.group.empty() ? std::nullopt : config::lookup_group(s.group)) ids.second = *group;
+    return ids;
 }
 
 std::optional<std::string> daemonize() {

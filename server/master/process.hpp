@@ -13,7 +13,10 @@ namespace cppg::master {
 
 // chdir, umask and -e variables, applied in the master before anything is loaded, so that
 // workers inherit them. Returns an error naming the failed call.
-std::optional<std::string> apply_process_settings(const config::Settings& settings);
+std::optional<std::string> apply_process_settings(const config::Config& config);
+
+// The uid and gid workers switch to (--user/--group); -1 for one that is not set.
+std::pair<uid_t, gid_t> worker_ids(const config::Settings& settings);
 
 // Detaches from the terminal (fork, setsid, fork, stdio to /dev/null). Returns in the
 // daemon only.

@@ -1,7 +1,5 @@
 #include "master/readiness.hpp"
 
-#include <poll.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -24,32 +22,22 @@ std::string local_time_text() {
 
 }  // namespace
 
-Readiness::~Readiness() {
-    if (old_master_pidfd_ >= 0) close(old_master_pidfd_);
-}
-
-void Readiness::started_by_upgrade(pid_t old_master) {
-    claim_main_ = true;
-    if (old_master > 0) old_master_pidfd_ = static_cast<int>(syscall(SYS_pidfd_open, old_master, 0));
-}
-
 std::string Readiness::status_line() const {
     std::string line;
     if (stopping_) line = graceful_ ? "Stopping gracefully; " : "Stopping quickly; ";
     else if (!announced_) line = reloads_ > 0 ? "Reloading; " : "Starting; ";
-    line += std::to_string(serving_) + " of " + std::to_string(wanted_) + " worker(s) serving, " +
-            std::to_string(requests_) + " request(s) served";
+    line += std::to_string(w_.serving) + " of " + std::to_string(w_.wanted) + " worker(s) serving, " +
+            std::to_string(w_.requests_served) + " request(s) served";
     if (reloads_ > 0)
         line += ", last reload " + last_reload_ + " (" + std::to_string(reloads_) + " so far)";
     return line;
 }
 
-void Readiness::update(int serving, int wanted, uint64_t requests_served, int64_t now_ms) {
-    serving_ = serving;
-    wanted_ = wanted;
-    requests_ = requests_served;
+void Readiness::update(const Workers& workers, int64_t now_ms) {
+    w_ = workers;
+    if (stopping_) w_.serving = 0;  // they finish what they have but take nothing new
     // Booting counts as fine for one watchdog interval from the start, as serving does.
-    if (serving > 0 || wanted == 0 || stopping_ || workers_ok_ms_ == 0) workers_ok_ms_ = now_ms;
+    if (w_.serving > 0 || w_.wanted == 0 || stopping_ || workers_ok_ms_ == 0) workers_ok_ms_ = now_ms;
     if (!announced_ && ready()) {
         announced_ = true;
         pid_t main_pid = claim_main_ ? getpid() : 0;
@@ -89,16 +77,23 @@ void Readiness::reload_started() {
     notifier_.reloading(status_line());
 }
 
-void Readiness::stop_started(bool graceful) {
+void Readiness::stop_started(bool graceful, bool old_master_alive) {
     bool first = !stopping_;
     stopping_ = true;
-    serving_ = 0;  // the workers finish what they have but take nothing new
     graceful_ = graceful;
-    // A master started by USR2 whose old master still runs is being rolled back: the old
-    // master speaks for the service again, and STOPPING=1 would stop the whole service.
-    pollfd old{old_master_pidfd_, POLLIN, 0};
-    bool rolled_back = old_master_pidfd_ >= 0 && poll(&old, 1, 0) == 0;
-    if (first && !rolled_back) notifier_.stopping(status_line());
+    w_.serving = 0;
+    w_.old_master_alive = old_master_alive;
+    if (!first) return;
+    // A rollback (USR2, then this new master is stopped while the old one still runs): the
+    // old master is the service again. Say so, and make sure systemd has read it before this
+    // process can exit, or its exit would count as the service's main process dying.
+    // STOPPING=1 would stop the whole service.
+    if (old_master_alive && old_master_ > 0) {
+        notifier_.hand_main_back(old_master_);
+        notifier_.set_quiet(true);
+        return;
+    }
+    notifier_.stopping(status_line());
 }
 
 void Readiness::upgrade_started() { notifier_.set_quiet(true); }
@@ -112,14 +107,20 @@ void Readiness::upgrade_failed() {
 int64_t Readiness::next_wake_ms(int64_t now_ms) const {
     int64_t next = next_status_ms_;
     if (notifier_.watchdog_interval_ms() > 0) next = std::min(next, next_watchdog_ms_);
-    if (!stopping_ && serving_ < wanted_) next = std::min(next, now_ms + kBootPollMs);
+    if (!stopping_ && w_.booting > 0) next = std::min(next, now_ms + kBootPollMs);
     return next;
 }
 
 AdminReply Readiness::livez() const { return {200, "alive: " + status_line() + "\n"}; }
 
+// 200 when this master's workers all serve, or, during an upgrade, while the old master's
+// workers do (the new master is still starting, or is being rolled back): the listening
+// socket is served either way, so a load balancer must not drain the instance.
 AdminReply Readiness::readyz() const {
     if (ready()) return {200, "ready: " + status_line() + "\n"};
+    if (w_.old_master_alive && (stopping_ || !announced_))
+        return {200, "ready: the old master (pid " + std::to_string(old_master_) +
+                         ") serves meanwhile; this one: " + status_line() + "\n"};
     return {503, "not ready: " + status_line() + "\n"};
 }
 

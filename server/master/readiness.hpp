@@ -17,26 +17,32 @@ class Readiness {
 public:
     // How often the STATUS line is refreshed (requests served move all the time).
     static constexpr int64_t kStatusEveryMs = 2000;
-    // While workers are expected to come up, the master looks this often.
+    // While workers boot, the master looks this often whether they serve yet.
     static constexpr int64_t kBootPollMs = 10;
 
-    Readiness() = default;
-    ~Readiness();
-    Readiness(const Readiness&) = delete;
-    Readiness& operator=(const Readiness&) = delete;
+    // What the arbiter sees after a turn of its loop.
+    struct Workers {
+        int serving = 0;   // booted, listening, not stopping
+        int booting = 0;   // forked, not serving yet
+        int wanted = 0;    // --workers, after TTIN/TTOU/WINCH
+        uint64_t requests_served = 0;
+        bool old_master_alive = false;  // the master whose USR2 started this one still runs
+    };
 
-    // This master was started by an old master's USR2: once it serves it claims MAINPID.
-    void started_by_upgrade(pid_t old_master);
+    // This master was started by USR2 from `old_master`: it claims MAINPID once it serves,
+    // and gives it back if it is stopped while the old master still runs (a rollback).
+    void started_by_upgrade(pid_t old_master) { old_master_ = old_master, claim_main_ = true; }
 
-    // After every turn of the master's loop: `serving` workers answer (of `wanted`).
-    void update(int serving, int wanted, uint64_t requests_served, int64_t now_ms);
+    void update(const Workers& workers, int64_t now_ms);
     void reload_started();
-    void stop_started(bool graceful);
+    // `old_master_alive`: see Workers; then this is a rollback, not the service stopping.
+    void stop_started(bool graceful, bool old_master_alive);
     // USR2: a new master takes over the talking to systemd, until it dies (upgrade_failed).
     void upgrade_started();
     void upgrade_failed();
 
-    bool ready() const { return !stopping_ && wanted_ > 0 && serving_ >= wanted_; }
+    // Every wanted worker serves: READY=1, and /readyz 200.
+    bool ready() const { return !stopping_ && w_.wanted > 0 && w_.serving >= w_.wanted; }
     // The latest time the loop must wake to keep its promises.
     int64_t next_wake_ms(int64_t now_ms) const;
 
@@ -48,14 +54,12 @@ private:
     void feed_watchdog(int64_t now_ms);
 
     SystemdNotifier notifier_;
-    int old_master_pidfd_ = -1;  // readable once the master that started this one has exited
+    Workers w_;
+    pid_t old_master_ = 0;
     bool announced_ = false;   // READY=1 sent for the current generation of workers
     bool claim_main_ = false;  // the next READY=1 also says MAINPID=<this pid>
     bool stopping_ = false;
     bool graceful_ = true;
-    int serving_ = 0;
-    int wanted_ = 0;
-    uint64_t requests_ = 0;
     int reloads_ = 0;
     std::string last_reload_;  // wall-clock time of the last reload, for people
     int64_t next_status_ms_ = 0;

@@ -69,7 +69,8 @@ Worker::Worker(const config::Settings& settings, const app::Plugin& plugin,
       pool_(std::make_unique<AppPool>(plugin, static_cast<size_t>(settings.threads), slot)),
       access_log_(access_log),
       read_buffer_(new char[kReadBufferSize]),
-      slot_(slot) {
+      slot_(slot),
+      master_pid_(getppid()) {
     uv_loop_init(&loop_);
     loop_.data = this;
     uv_timer_init(&loop_, &accept_retry_timer_handle_);
@@ -118,7 +119,19 @@ bool Worker::expects_proxy_line(const std::string& address) const {
     return settings_.proxy_protocol && address_in(proxy_senders_, address);
 }
 
-void Worker::on_heartbeat(uv_timer_t* timer) { static_cast<Worker*>(timer->data)->slot_->beat(); }
+void Worker::on_heartbeat(uv_timer_t* timer) {
+    auto* self = static_cast<Worker*>(timer->data);
+    self->slot_->beat();
+    self->check_master();
+}
+
+// PR_SET_PDEATHSIG (set right after fork) sends TERM when the master dies; this catches what
+// a signal cannot: a master replaced by an exec'd process, or a signal lost to a race.
+void Worker::check_master() {
+    if (shutting_down_ || getppid() == master_pid_) return;
+    spdlog::warn("the master (pid {}) is gone; stopping gracefully", master_pid_);
+    begin_shutdown(true);
+}
 
 void Worker::on_request_done() {
     ++requests_done_;

@@ -81,6 +81,7 @@ private:
     void graceful_timeout_expired();
     static void on_graceful_timeout(uv_timer_t* timer);
     static void on_heartbeat(uv_timer_t* timer);
+    void check_master();
 
     bool listen_on(int fd);
     static void close_listener(Listener* listener);
@@ -110,6 +111,7 @@ private:
     uv_timer_t graceful_timer_handle_;
     uv_timer_t heartbeat_timer_handle_;
     master::WorkerSlot* slot_;
+    pid_t master_pid_;  // the parent at start; a different parent means the master died
     uint64_t requests_done_ = 0;
     uint64_t max_requests_ = 0;  // 0: no limit; else max_requests plus this worker's jitter
     // Accepting is ours rather than uv_listen's, so that a worker can leave a connection in

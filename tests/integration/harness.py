@@ -95,6 +95,24 @@ def has_signalfd(pid, mask=WORKER_SIGNALFD_MASK):
     return False
 
 
+def sleeping_in_app(*pids):
+    """True when a thread of one of these processes sleeps in nanosleep: testkit's /sleep is
+    running in the app. Read from the kernel's wait channel, whatever the architecture."""
+    for pid in pids:
+        try:
+            tids = os.listdir("/proc/%d/task" % pid)
+        except OSError:
+            continue
+        for tid in tids:
+            try:
+                with open("/proc/%d/task/%s/wchan" % (pid, tid)) as f:
+                    if "nanosleep" in f.read():
+                        return True
+            except OSError:
+                pass
+    return False
+
+
 class ServerCase(unittest.TestCase):
     """A test case whose tests each start their own server with self.start()."""
 

@@ -56,6 +56,36 @@ class ProcessSettingsTest(ServerCase):
         self.assertEqual(status(server.pid)["Uid"].split()[0], uid)
         self.assertEqual(server.get("/environ").status, 200)
 
+    @unittest.skipUnless(os.geteuid() == 0, "dropping privileges needs root")
+    def test_rotated_logs_are_recreated_for_workers_of_another_user(self):
+        # logrotate moves the files away in a root-owned directory, then USR1: the workers
+        # (nobody) could not create new files there; the master does and gives them over.
+        logs = tempfile.mkdtemp(prefix="cppg-logs-")
+        self.addCleanup(subprocess.run, ["rm", "-rf", logs])
+        os.chmod(logs, 0o755)
+        access = os.path.join(logs, "access.log")
+        server = self.start(["--user", "nobody", "--group", "nogroup", "--access-logfile", access])
+        server.get("/before")
+        wait_until(lambda: "/before" in read_text(access), DEFAULT_TIMEOUT, what="the first access line")
+        os.rename(access, access + ".1")
+        offset = server.log_offset()
+        server.signal(signal.SIGUSR1)
+        server.wait_for_log("USR1: log files reopened", start=offset)
+
+        def after_lands():
+            server.get("/after")
+            return os.path.exists(access) and "/after" in read_text(access)
+        wait_until(after_lands, 5, interval=0.1, what="an access line in the recreated file")
+        nobody = int(subprocess.run(["id", "-u", "nobody"], capture_output=True, text=True).stdout)
+        self.assertEqual(os.stat(access).st_uid, nobody)
+        self.assertNotIn("cannot reopen", server.log_text())
+
+    def test_umask_is_kept_unless_given(self):
+        os.umask(old := os.umask(0o022))  # read this process's umask: the server inherits it
+        server = self.start([])
+        self.assertEqual(status(server.pid)["Umask"], "%04o" % old)
+        self.assertEqual(status(server.wait_workers(1)[0])["Umask"], "%04o" % old)
+
     def test_unknown_user_is_a_config_error(self):
         out = subprocess.run([BINARY, "--user", "no-such-user-cppg", fixture_app("testkit")],
                              capture_output=True, text=True, timeout=DEFAULT_TIMEOUT)

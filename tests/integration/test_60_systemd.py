@@ -42,6 +42,9 @@ class NotifyListener:
                 if level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS:
                     pid = struct.unpack("3i", payload[:creds_size])[0]
             fields = dict(line.split("=", 1) for line in data.decode().split("\n") if "=" in line)
+            # Whether the sender still ran when its message was read: a master about to exit
+            # must have been heard first.
+            fields["_sender_alive"] = str(pid is not None and proc_stat(pid)[0] not in ("Z", "gone"))
             self.messages.append((time.monotonic(), pid, fields))
 
     def close(self):
@@ -98,7 +101,7 @@ class ReadyTest(NotifyCase):
         before = self.listener.messages[:self.listener.messages.index(ready)]
         self.assertTrue(before, "a STATUS line says the master is starting")
         for _, _, fields in before:
-            self.assertEqual(list(fields), ["STATUS"], "nothing but STATUS before READY=1")
+            self.assertEqual(sorted(fields), ["STATUS", "_sender_alive"], "nothing but STATUS before READY=1")
             self.assertRegex(fields["STATUS"], r"^Starting; [01] of 2 worker\(s\) serving")
         self.assertIn("2 of 2 worker(s) serving", ready[2]["STATUS"])
         # At the moment of READY=1 both workers answer at once: no retry needed.
@@ -194,9 +197,34 @@ class UpgradeTest(NotifyCase):
         os.kill(new_master, signal.SIGTERM)
         claim = self.listener.wait_for("MAINPID", str(self.server.pid), start=back_from, timeout=10 * TIME_SCALE)
         self.assertEqual(claim[2].get("READY"), "1")
+        # The new master hands the service back itself, and waits until it has been heard
+        # (sd_notify_barrier): under systemd its exit must not count as the main one's.
+        self.assertEqual(claim[1], new_master, "handed back by the leaving master")
+        self.assertEqual(claim[2]["_sender_alive"], "True")
+        barrier = self.listener.wait_for("BARRIER", "1", start=back_from)
+        self.assertGreaterEqual(barrier[0], claim[0])
         self.assertEqual(self.listener.with_field("STOPPING", start=back_from), [],
                          "the rolled-back master did not stop the service")
         self.assertEqual(int(get(self.server.port).body) in self.server.worker_pids(), True)
+
+
+    def test_a_rolled_back_upgrade_keeps_the_unix_socket_file(self):
+        path = os.path.join(self.server.tmpdir, "app.sock")
+        self.server.start(["--bind", "unix:" + path, "--workers", "1"], fixture_app("testkit"),
+                          bind=False, wait=False)
+        wait_until(lambda: os.path.exists(path), DEFAULT_TIMEOUT, what="the socket file")
+        self.server.signal(signal.SIGUSR2)
+        new_master = int(self.server.wait_for_log(r"USR2: started a new master \(pid (\d+)\)").group(1))
+        self.server.wait_for_log(r"Listening at: inherited fd \d+ \(%d\)" % new_master)
+        os.kill(new_master, signal.SIGTERM)
+        wait_until(lambda: proc_stat(new_master)[0] in ("Z", "gone"), 10 * TIME_SCALE, what="new master gone")
+        self.server.wait_for_log(r"the new master \(pid %d\) exited" % new_master)
+        self.assertTrue(os.path.exists(path), "the old master still serves on it")
+        with socket.socket(socket.AF_UNIX) as sock:
+            sock.settimeout(DEFAULT_TIMEOUT)
+            sock.connect(path)
+            sock.sendall(simple_request("GET", "/pid", [("Host", "x"), ("Connection", "close")]))
+            self.assertEqual(HttpReader(sock).read_response().status, 200)
 
 
 class WatchdogTest(NotifyCase):
@@ -208,7 +236,7 @@ class WatchdogTest(NotifyCase):
                    what="four watchdog pings")
         pings = [m[0] for m in self.listener.with_field("WATCHDOG", "1", start)]
         gaps = [b - a for a, b in zip(pings, pings[1:])]
-        self.assertTrue(all(gap < 0.4 for gap in gaps), gaps)
+        self.assertTrue(all(gap < 0.4 * TIME_SCALE for gap in gaps), gaps)
 
     def test_no_pings_for_another_pid(self):
         self.launch(env={"WATCHDOG_USEC": "200000", "WATCHDOG_PID": "1"})

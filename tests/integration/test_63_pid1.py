@@ -10,7 +10,7 @@ import threading
 import unittest
 
 from harness import (BINARY, DEFAULT_TIMEOUT, TIME_SCALE, HttpReader, fixture_app, free_port,
-                     read_text, simple_request, wait_until)
+                     read_text, simple_request, sleeping_in_app, wait_until)
 
 
 def children(pid):
@@ -88,8 +88,8 @@ class Pid1Test(unittest.TestCase):
     def test_orphans_of_the_app_are_reaped(self):
         known = set(children(self.master))
         for _ in range(5):
-            self.assertEqual(get(self.port, "/orphan?ms=100").status, 200)
-        # Each orphan is adopted by PID 1 (the master), lives 100 ms, exits and is reaped:
+            self.assertEqual(get(self.port, "/orphan?ms=500").status, 200)
+        # Each orphan is adopted by PID 1 (the master), lives 500 ms, exits and is reaped:
         # the master ends with its two workers and no zombie.
         wait_until(lambda: set(children(self.master)) - known, DEFAULT_TIMEOUT,
                    what="orphans adopted by the master")
@@ -102,24 +102,13 @@ class Pid1Test(unittest.TestCase):
         results = []
         slow = threading.Thread(target=lambda: results.append(get(self.port, "/sleep?ms=%d" % (1000 * TIME_SCALE))))
         slow.start()
-        wait_until(lambda: any(self.in_sleep(w) for w in self.workers()), DEFAULT_TIMEOUT,
+        wait_until(lambda: sleeping_in_app(*self.workers()), DEFAULT_TIMEOUT,
                    what="the slow request running")
         os.kill(self.master, signal.SIGTERM)
         self.assertEqual(self.proc.wait(10 * TIME_SCALE), 0, read_text(self.log_path))
         slow.join(10 * TIME_SCALE)
         self.assertEqual(results[0].status, 200, "the in-flight request completed")
         self.assertIn("Shutting down: master", read_text(self.log_path))
-
-    @staticmethod
-    def in_sleep(pid):
-        try:
-            for tid in os.listdir("/proc/%d/task" % pid):
-                with open("/proc/%d/task/%s/syscall" % (pid, tid)) as f:
-                    if f.read().split()[0] in ("35", "230"):
-                        return True
-        except (OSError, IndexError):
-            pass
-        return False
 
 
 if __name__ == "__main__":
