@@ -160,6 +160,54 @@ class BoundedLoad:
                 self.failures.append(repr(e))
 
 
+class KeepAliveLoad(BoundedLoad):
+    """Clients that each keep one connection to `port` open and send GETs back to back, as
+    a connection pool or wrk does; a failed connection is replaced. `successes` holds the
+    response bodies."""
+
+    def __init__(self, port, target="/environ", clients=8, limit=20000, timeout=10.0):
+        super().__init__(None, target, clients, limit, timeout)
+        self.port = port
+
+    def _run(self):
+        import http.client
+        conn = None
+        for _ in range(self.limit):
+            if self._stop.is_set():
+                break
+            try:
+                conn = conn or http.client.HTTPConnection("127.0.0.1", self.port, timeout=self.timeout)
+                conn.request("GET", self.target)
+                resp = conn.getresponse()
+                body = resp.read()
+                (self.successes if resp.status == 200 else self.failures).append(
+                    body if resp.status == 200 else resp.status)
+            except Exception as e:  # counted, then asserted by the test
+                self.failures.append(repr(e))
+                conn.close()
+                conn = None
+        if conn:
+            conn.close()
+
+
+def children(pid):
+    """The child processes of `pid`, from /proc."""
+    try:
+        with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+            return [int(p) for p in f.read().split()]
+    except OSError:
+        return []
+
+
+def proc_state(pid):
+    """A process's state letter (R, S, Z...), or "gone" once it has been reaped."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "gone"
+
+
 class ServerExited(AssertionError):
     pass
 

@@ -10,7 +10,7 @@ import tempfile
 import unittest
 
 from harness import (BINARY, DEFAULT_TIMEOUT, TIME_SCALE, HttpReader, fixture_app, free_port,
-                     simple_request, wait_until, read_text, has_signalfd)
+                     simple_request, wait_until, read_text, has_signalfd, children)
 
 ACTIVATE = shutil.which("systemd-socket-activate")
 
@@ -22,14 +22,6 @@ def request(address, target="/pid"):
         sock.connect(address)
         sock.sendall(simple_request("GET", target, [("Host", "x"), ("Connection", "close")]))
         return HttpReader(sock, DEFAULT_TIMEOUT * 2).read_response()
-
-
-def children(pid):
-    try:
-        with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
-            return sorted(int(p) for p in f.read().split())
-    except OSError:
-        return []
 
 
 @unittest.skipUnless(ACTIVATE, "systemd-socket-activate is not installed (package systemd)")

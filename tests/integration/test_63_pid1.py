@@ -3,6 +3,7 @@ orphaned, and stops gracefully on TERM. Uses `unshare --pid --fork --mount-proc`
 container engine needed). Python: any python3."""
 import os
 import shutil
+import socket
 import signal
 import subprocess
 import tempfile
@@ -10,27 +11,10 @@ import threading
 import unittest
 
 from harness import (BINARY, DEFAULT_TIMEOUT, TIME_SCALE, HttpReader, fixture_app, free_port,
-                     read_text, simple_request, sleeping_in_app, wait_until)
-
-
-def children(pid):
-    try:
-        with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
-            return [int(p) for p in f.read().split()]
-    except OSError:
-        return []
-
-
-def state(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return "gone"
+                     read_text, simple_request, sleeping_in_app, wait_until, children, proc_state)
 
 
 def get(port, target):
-    import socket
     with socket.create_connection(("127.0.0.1", port), timeout=10 * TIME_SCALE) as sock:
         sock.sendall(simple_request("GET", target, [("Host", "x"), ("Connection", "close")]))
         return HttpReader(sock, 10 * TIME_SCALE).read_response()
@@ -80,10 +64,10 @@ class Pid1Test(unittest.TestCase):
             return False
 
     def workers(self):
-        return [p for p in children(self.master) if state(p) != "Z"]
+        return [p for p in children(self.master) if proc_state(p) != "Z"]
 
     def zombies(self):
-        return [p for p in children(self.master) if state(p) == "Z"]
+        return [p for p in children(self.master) if proc_state(p) == "Z"]
 
     def test_orphans_of_the_app_are_reaped(self):
         known = set(children(self.master))

@@ -7,11 +7,10 @@ import re
 import signal
 import subprocess
 import tempfile
-import threading
 import unittest
 
-from harness import (DEFAULT_TIMEOUT, TIME_SCALE, HERE, Server, fixture_app, free_port, read_text,
-                     wait_until)
+from harness import (DEFAULT_TIMEOUT, TIME_SCALE, HERE, KeepAliveLoad, Server, fixture_app, free_port,
+                     read_text, wait_until)
 
 NGINX = "/usr/sbin/nginx"
 SHIPPED = os.path.join(HERE, "..", "..", "packaging", "nginx", "cppgunicorn.conf")
@@ -53,47 +52,6 @@ http {{
 {site}
 }}
 """.format(p=prefix, site=site)
-
-
-class KeepAliveLoad:
-    """Clients that each keep one connection to nginx open and send GETs back to back, as a
-    connection pool does; every failure is kept."""
-
-    def __init__(self, port, clients=8):
-        self.port = port
-        self.results, self.failures = [], []
-        self._stop = threading.Event()
-        self._threads = [threading.Thread(target=self._run) for _ in range(clients)]
-
-    def start(self):
-        for t in self._threads:
-            t.start()
-        return self
-
-    def stop(self):
-        self._stop.set()
-        for t in self._threads:
-            t.join(20 * TIME_SCALE)
-
-    def count(self):
-        return len(self.results)
-
-    def _run(self):
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10 * TIME_SCALE)
-        while not self._stop.is_set() and len(self.results) < 20000:
-            try:
-                conn.request("GET", "/environ")
-                resp = conn.getresponse()
-                body = resp.read()
-                if resp.status == 200:
-                    self.results.append(body)
-                else:
-                    self.failures.append(resp.status)
-            except Exception as e:  # counted, then asserted
-                self.failures.append(repr(e))
-                conn.close()
-                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10 * TIME_SCALE)
-        conn.close()
 
 
 @unittest.skipUnless(os.access(NGINX, os.X_OK), "nginx is not installed (package nginx-light)")
@@ -146,28 +104,28 @@ class BehindNginxTest(unittest.TestCase):
 
     def test_one_instance_reloaded_twice_under_load_loses_nothing(self):
         reloaded = self.instances[0]
-        load = KeepAliveLoad(self.port).start()
+        load = KeepAliveLoad(self.port, timeout=10 * TIME_SCALE).start()
         try:
-            wait_until(lambda: load.count() >= 300, 10 * TIME_SCALE, what="load flowing")
+            wait_until(lambda: len(load.successes) >= 300, 10 * TIME_SCALE, what="load flowing")
             for _ in range(2):
                 old = set(reloaded.worker_pids())
                 reloaded.signal(signal.SIGHUP)
                 reloaded.wait_workers(2, timeout=10 * TIME_SCALE, exclude=old)
-                goal = load.count() + 300
-                wait_until(lambda: load.count() >= goal, 10 * TIME_SCALE, what="load after the reload")
+                goal = len(load.successes) + 300
+                wait_until(lambda: len(load.successes) >= goal, 10 * TIME_SCALE, what="load after the reload")
         finally:
             load.stop()
         self.assertEqual(load.failures, [], "requests lost behind nginx; nginx error log:\n" +
                          read_text(self.error_log))
         # Both instances served, and nginx reused its connections to them (keep-alive):
         # far fewer client ports than requests.
-        wait_until(lambda: sum(self.access_lines(s) for s in self.instances) >= len(load.results),
+        wait_until(lambda: sum(self.access_lines(s) for s in self.instances) >= len(load.successes),
                    DEFAULT_TIMEOUT, what="every request in the instances' access logs")
         served = [self.access_lines(s) for s in self.instances]
         self.assertTrue(all(n > 0 for n in served), "both instances served: %s" % served)
-        ports = {re.search(rb"REMOTE_PORT=(\d+)", b).group(1) for b in load.results}
-        self.assertLess(len(ports) * 10, len(load.results),
-                        "%d upstream connections for %d requests" % (len(ports), len(load.results)))
+        ports = {re.search(rb"REMOTE_PORT=(\d+)", b).group(1) for b in load.successes}
+        self.assertLess(len(ports) * 10, len(load.successes),
+                        "%d upstream connections for %d requests" % (len(ports), len(load.successes)))
 
 
 if __name__ == "__main__":

@@ -9,27 +9,11 @@ import threading
 import time
 import unittest
 
-from harness import DEFAULT_TIMEOUT, TIME_SCALE, ServerCase, sleeping_in_app, wait_until
-
-
-def state(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return "gone"
+from harness import DEFAULT_TIMEOUT, TIME_SCALE, ServerCase, children, proc_state, sleeping_in_app, wait_until
 
 
 def gone(pid):
-    return state(pid) in ("gone", "Z")
-
-
-def children(pid):
-    try:
-        with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
-            return [int(p) for p in f.read().split()]
-    except OSError:
-        return []
+    return proc_state(pid) in ("gone", "Z")
 
 
 def can_bind(port):
