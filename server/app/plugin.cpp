@@ -1,6 +1,12 @@
 #include "app/plugin.hpp"
 
 #include <dlfcn.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <exception>
 
@@ -23,15 +29,60 @@ std::string as_dlopen_path(const std::string& path) {
     return path.find('/') == std::string::npos ? "./" + path : path;
 }
 
+// The app's bytes in an anonymous in-memory file (memfd), or -1 with `why` set. dlopen maps
+// the file it is given; `cp new.so app.so` rewrites that same file under a running worker,
+// whose pages then change beneath it and it crashes. A private copy cannot change.
+int private_copy(const std::string& path, std::string& why) {
+    int in = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (in < 0) return why = std::strerror(errno), -1;
+    std::string bytes;
+    char buf[1 << 16];
+    for (ssize_t n; (n = read(in, buf, sizeof buf)) != 0;) {
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return why = std::strerror(errno), close(in), -1;
+        bytes.append(buf, static_cast<size_t>(n));
+    }
+    close(in);
+    // $ORIGIN in its RPATH/RUNPATH means "libraries next to me": a copy has no "next to".
+    if (bytes.find("$ORIGIN") != std::string::npos) return why = "it uses $ORIGIN", -1;
+    int fd = memfd_create(basename_of(path).c_str(), MFD_CLOEXEC);
+    if (fd < 0) return why = std::strerror(errno), -1;
+    for (size_t off = 0; off < bytes.size();) {
+        ssize_t n = write(fd, bytes.data() + off, bytes.size() - off);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return why = std::strerror(errno), close(fd), -1;
+        off += static_cast<size_t>(n);
+    }
+    return fd;
+}
+
+// dlopen of the private copy, or of the file itself when no copy can be made.
+void* open_library(const std::string& path, std::string& error) {
+    std::string why;
+    int copy = private_copy(path, why);
+    std::string target = copy >= 0 ? "/proc/self/fd/" + std::to_string(copy) : as_dlopen_path(path);
+    if (copy < 0 && why != std::strerror(ENOENT))
+        spdlog::warn("loading app '{}' from the file itself, not a private copy ({}): replace it "
+                     "by renaming a new file over it, never by writing into it", path, why);
+    // RTLD_NOW: an unresolved symbol fails here, at startup, not on the first request.
+    void* library = dlopen(target.c_str(), RTLD_NOW | RTLD_LOCAL);
+    if (library == nullptr) {
+        error = dlerror();
+        // Name the file the user gave, not the descriptor the copy was opened through.
+        if (auto at = error.find(target); at != std::string::npos) error.replace(at, target.size(), path);
+    }
+    if (copy >= 0) close(copy);  // the mapping keeps the copy alive
+    return library;
+}
+
 }  // namespace
 
 std::variant<std::unique_ptr<Plugin>, std::string> Plugin::load(const std::string& path) {
     std::unique_ptr<Plugin> p(new Plugin());
     p->path_ = path;
-    // RTLD_NOW: an unresolved symbol fails here, at startup, not on the first request.
-    p->library_ = dlopen(as_dlopen_path(path).c_str(), RTLD_NOW | RTLD_LOCAL);
-    if (p->library_ == nullptr)
-        return "cannot load app '" + path + "': " + std::string(dlerror());
+    std::string error;
+    p->library_ = open_library(path, error);
+    if (p->library_ == nullptr) return "cannot load app '" + path + "': " + error;
     dlerror();
     auto on_load = reinterpret_cast<cppg_app_on_load_fn>(dlsym(p->library_, "cppg_app_on_load"));
     if (on_load == nullptr)

@@ -265,12 +265,35 @@ void Arbiter::handle_hup() {
     if (fresh.settings.admin_bind != config_.settings.admin_bind)
         spdlog::warn("admin_bind changed in the config file; the new address needs a restart");
     fresh.settings.admin_bind = config_.settings.admin_bind;
+    if (reload_) abort_reload("another reload began");  // the newest configuration wins
+    reload_ = PendingReload{generation_++, config_};
     config_ = std::move(fresh);
     num_workers_ = static_cast<int>(config_.settings.workers);
-    // New workers load the app afresh; the old generation stops once they are forked.
-    int old_generation = generation_++;
+    // New workers load the app afresh; the old generation serves until they all do.
     for (int i = 0; i < num_workers_; ++i) spawn_worker();
-    retire_generation(old_generation);
+}
+
+void Arbiter::finish_reload_if_ready() {
+    if (!reload_) return;
+    int serving = 0;
+    for (const auto& [pid, info] : workers_)
+        serving += stays(info) && info.slot->serving_ms.load(std::memory_order_acquire) > 0;
+    if (serving < num_workers_) return;
+    spdlog::info("reload: {} new worker(s) serve; stopping the old ones", serving);
+    retire_generation(reload_->old_generation);
+    reload_.reset();
+}
+
+// A worker of the reload's generation died before all of them served: the new app (or
+// configuration) does not work. Its siblings go; the old workers never stopped serving.
+void Arbiter::abort_reload(const std::string& why) {
+    spdlog::error("reload failed, the old workers keep serving: {}", why);
+    retire_generation(generation_);
+    generation_ = reload_->old_generation;
+    config_ = std::move(reload_->previous);
+    num_workers_ = static_cast<int>(config_.settings.workers);
+    reload_.reset();
+    readiness_.reload_failed();
 }
 
 void Arbiter::begin_stop(bool graceful) {
@@ -454,21 +477,44 @@ void Arbiter::spawn_worker() {
     workers_[pid] = WorkerInfo{slot, generation_, monotonic_ms(), 0, false};
 }
 
+// A worker that counts toward --workers: of the current generation, not being retired, and
+// not asking to be replaced.
+bool Arbiter::stays(const WorkerInfo& info) const {
+    return !info.retiring && info.generation == generation_ &&
+           info.slot->leave_requested_ms.load(std::memory_order_acquire) == 0;
+}
+
 void Arbiter::manage_workers() {
     if (stopping_ || exit_code_) return;
+    finish_reload_if_ready();
     int current = 0;
-    for (const auto& [pid, info] : workers_) current += info.retiring ? 0 : 1;
+    for (const auto& [pid, info] : workers_) current += stays(info) ? 1 : 0;
     if (current < num_workers_ && monotonic_ms() >= next_spawn_ms_) {
         for (; current < num_workers_; ++current) spawn_worker();
     }
     while (current > num_workers_) {
         // The oldest worker of the current generation goes first, as in gunicorn.
-        auto oldest = std::min_element(workers_.begin(), workers_.end(), [](auto& a, auto& b) {
-            if (a.second.retiring != b.second.retiring) return !a.second.retiring;
+        auto oldest = std::min_element(workers_.begin(), workers_.end(), [this](auto& a, auto& b) {
+            if (stays(a.second) != stays(b.second)) return stays(a.second);
             return a.second.booted_ms < b.second.booted_ms;
         });
         retire_worker(oldest->first, SIGTERM);
         --current;
+    }
+    replace_leavers();
+}
+
+// Workers that asked to leave (max_requests) get TERM once enough others serve in their
+// place: recycling never takes capacity away.
+void Arbiter::replace_leavers() {
+    int serving = 0;
+    for (const auto& [pid, info] : workers_)
+        serving += stays(info) && info.slot->serving_ms.load(std::memory_order_acquire) > 0;
+    if (serving < num_workers_) return;
+    for (auto& [pid, info] : workers_) {
+        if (info.retiring || info.slot->leave_requested_ms.load(std::memory_order_acquire) == 0) continue;
+        spdlog::info("Worker (pid:{}) reached max_requests; its replacement serves, stopping it", pid);
+        retire_worker(pid, SIGTERM);
     }
 }
 
@@ -480,7 +526,8 @@ Readiness::Workers Arbiter::observe_workers() const {
         w.requests_served += info.slot->requests.load(std::memory_order_relaxed);
         if (info.retiring) continue;
         bool serving = info.slot->serving_ms.load(std::memory_order_acquire) > 0;
-        (serving ? w.serving : w.booting) += 1;
+        if (info.generation != generation_) w.standby += serving;  // the old ones, mid-reload
+        else (serving ? w.serving : w.booting) += 1;
     }
     w.old_master_alive = old_master_alive();
     return w;
@@ -514,15 +561,23 @@ void Arbiter::reap_workers() {
         WorkerInfo info = it->second;
         workers_.erase(it);
         requests_of_exited_ += info.slot->requests.load();
+        std::string boot_error = info.slot->boot_error;
+        bool asked_to_leave = info.slot->leave_requested_ms.load() != 0;
         scoreboard_.release(info.slot);
-        on_worker_exit(pid, status, info);
+        info.retiring = info.retiring || asked_to_leave;  // max_requests: its own choice
+        on_worker_exit(pid, status, info, boot_error);
     }
 }
 
-void Arbiter::on_worker_exit(pid_t pid, int status, WorkerInfo& info) {
+void Arbiter::on_worker_exit(pid_t pid, int status, WorkerInfo& info, const std::string& boot_error) {
     bool boot_failure = WIFEXITED(status) && (WEXITSTATUS(status) == kWorkerBootError ||
                                               WEXITSTATUS(status) == kWorkerAppLoadError);
-    if (boot_failure && !stopping_) {
+    if (reload_ && info.generation == generation_ && !info.retiring && !stopping_) {
+        abort_reload("new worker (pid " + std::to_string(pid) + ") " + describe_status(status) +
+                     (boot_error.empty() ? "" : ": " + boot_error));
+        return;
+    }
+    if (boot_failure && !stopping_ && !info.retiring) {  // at start: gunicorn's halt
         halt("Worker (pid:" + std::to_string(pid) + ") failed to boot (" +
                  (WEXITSTATUS(status) == kWorkerAppLoadError ? "the app failed to load"
                                                              : "boot error") +

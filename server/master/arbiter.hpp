@@ -52,6 +52,10 @@ private:
 
     void spawn_worker();
     void manage_workers();
+    void replace_leavers();
+    bool stays(const WorkerInfo& info) const;
+    void finish_reload_if_ready();
+    void abort_reload(const std::string& why);
     void reap_workers();
     void murder_workers();
     void abort_worker(pid_t pid, WorkerInfo& info, pid_t tid, const std::string& why);
@@ -65,7 +69,7 @@ private:
     void read_file_events();
     void begin_stop(bool graceful);
     void halt(const std::string& reason, int code);
-    void on_worker_exit(pid_t pid, int status, WorkerInfo& info);
+    void on_worker_exit(pid_t pid, int status, WorkerInfo& info, const std::string& boot_error);
     int poll_timeout_ms() const;
     void wait_for_events();
     Readiness::Workers observe_workers() const;
@@ -93,6 +97,13 @@ private:
     std::optional<int> exit_code_;
     std::optional<int> halt_code_;    // set when a worker failed to boot
     int rapid_failures_ = 0;          // workers that died soon after boot, in a row
+    // A HUP whose new workers do not serve yet: the old generation keeps serving until they
+    // all do, and goes on serving (with the old configuration) if one of them fails.
+    struct PendingReload {
+        int old_generation;
+        config::Config previous;
+    };
+    std::optional<PendingReload> reload_;
     int64_t next_spawn_ms_ = 0;       // back-off: no spawn before this
     std::string pidfile_written_;
     pid_t reexec_pid_ = 0;            // the new master started by USR2, while it runs

@@ -29,7 +29,8 @@ std::string Readiness::status_line() const {
     line += std::to_string(w_.serving) + " of " + std::to_string(w_.wanted) + " worker(s) serving, " +
             std::to_string(w_.requests_served) + " request(s) served";
     if (reloads_ > 0)
-        line += ", last reload " + last_reload_ + " (" + std::to_string(reloads_) + " so far)";
+        line += ", last reload " + last_reload_ + (last_reload_failed_ ? " failed" : "") + " (" +
+                std::to_string(reloads_) + " so far)";
     return line;
 }
 
@@ -70,8 +71,14 @@ void Readiness::feed_watchdog(int64_t now_ms) {
     next_watchdog_ms_ = now_ms + std::max<int64_t>(interval / 2, 1);
 }
 
+void Readiness::reload_failed() {
+    last_reload_failed_ = true;
+    announced_ = false;  // READY=1 on the next turn, the old workers serving
+}
+
 void Readiness::reload_started() {
     ++reloads_;
+    last_reload_failed_ = false;
     last_reload_ = local_time_text();
     announced_ = false;
     notifier_.reloading(status_line());
@@ -118,6 +125,8 @@ AdminReply Readiness::livez() const { return {200, "alive: " + status_line() + "
 // socket is served either way, so a load balancer must not drain the instance.
 AdminReply Readiness::readyz() const {
     if (ready()) return {200, "ready: " + status_line() + "\n"};
+    if (!stopping_ && w_.wanted > 0 && w_.standby >= w_.wanted)
+        return {200, "ready: the previous workers serve meanwhile; " + status_line() + "\n"};
     if (w_.old_master_alive && (stopping_ || !announced_))
         return {200, "ready: the old master (pid " + std::to_string(old_master_) +
                          ") serves meanwhile; this one: " + status_line() + "\n"};

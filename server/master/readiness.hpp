@@ -24,6 +24,7 @@ public:
     struct Workers {
         int serving = 0;   // booted, listening, not stopping
         int booting = 0;   // forked, not serving yet
+        int standby = 0;   // the previous generation's, serving while a reload's workers boot
         int wanted = 0;    // --workers, after TTIN/TTOU/WINCH
         uint64_t requests_served = 0;
         bool old_master_alive = false;  // the master whose USR2 started this one still runs
@@ -35,6 +36,8 @@ public:
 
     void update(const Workers& workers, int64_t now_ms);
     void reload_started();
+    // The new workers failed; the old ones serve on: READY=1 again, and the status says so.
+    void reload_failed();
     // `old_master_alive`: see Workers; then this is a rollback, not the service stopping.
     void stop_started(bool graceful, bool old_master_alive);
     // USR2: a new master takes over the talking to systemd, until it dies (upgrade_failed).
@@ -62,6 +65,7 @@ private:
     bool graceful_ = true;
     int reloads_ = 0;
     std::string last_reload_;  // wall-clock time of the last reload, for people
+    bool last_reload_failed_ = false;
     int64_t next_status_ms_ = 0;
     int64_t next_watchdog_ms_ = 0;
     int64_t workers_ok_ms_ = 0;  // the last time at least one worker served, or none was wanted

@@ -40,6 +40,12 @@ void WorkerSlot::end_request(size_t thread) {
     requests.fetch_add(1, std::memory_order_relaxed);
 }
 
+void WorkerSlot::set_boot_error(std::string_view why) {
+    size_t n = std::min(why.size(), sizeof boot_error - 1);
+    std::memcpy(boot_error, why.data(), n);
+    boot_error[n] = '\0';
+}
+
 int32_t WorkerSlot::least_loaded_peer(int64_t now_ms) const {
     int32_t least = -1;
     size_t used = board_used->load(std::memory_order_relaxed);

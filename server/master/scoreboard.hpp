@@ -32,6 +32,9 @@ struct WorkerSlot {
     // Monotonic ms since the worker serves (listening, reading its signals), or 0 while it
     // boots and once it has begun to stop: what /readyz and READY=1 count.
     std::atomic<int64_t> serving_ms{0};
+    // Set by a worker that wants to be replaced (max_requests): the master starts its
+    // replacement and sends it TERM once that one serves, so capacity never drops.
+    std::atomic<int64_t> leave_requested_ms{0};
     // Connections the worker holds while it is ready to accept more, else -1 (booting,
     // stopping, or running an app call on its loop thread). Workers read each other's to
     // share connections out evenly (see Worker::my_turn_to_accept).
@@ -40,11 +43,14 @@ struct WorkerSlot {
     WorkerSlot* board = nullptr;
     const std::atomic<size_t>* board_used = nullptr;  // slots [0, used) have ever been claimed
     ThreadSlot threads[kWatchedThreads];
+    // Why the worker could not boot, for the master's log (a failed reload names it).
+    char boot_error[256]{};
 
     // Worker side.
     void beat();
     void begin_request(size_t thread, std::string_view method, std::string_view target);
     void end_request(size_t thread);
+    void set_boot_error(std::string_view why);
     // The fewest open_connections among the other workers that accept, or -1 if none does.
     // A peer whose loop has not beaten for kStaleBeatMs is skipped: a stuck worker must not
     // make the others leave it connections.

@@ -20,6 +20,7 @@ namespace cppg::master {
 namespace {
 
 [[noreturn]] void leave(int code);
+[[noreturn]] void boot_failed(WorkerSlot* slot, int code, const std::string& why);
 
 // SIGABRT from the master lands on the stuck thread (tgkill): print where it is, then die.
 void on_abort(int signo) {
@@ -48,20 +49,21 @@ void install_abort_backtrace() {
     _exit(code);
 }
 
+// Logged here, and left in the slot for the master, which names it when a reload fails.
+[[noreturn]] void boot_failed(WorkerSlot* slot, int code, const std::string& why) {
+    spdlog::critical("{}", why);
+    if (slot) slot->set_boot_error(why);
+    leave(code);
+}
+
 }  // namespace
 
 // Loads the app in this worker (the default, without --preload), or exits with a boot error.
-std::unique_ptr<app::Plugin> load_app(const config::Config& config) {
+std::unique_ptr<app::Plugin> load_app(const config::Config& config, WorkerSlot* slot) {
     auto loaded = app::Plugin::load(config.app_path);
-    if (auto* err = std::get_if<std::string>(&loaded)) {
-        spdlog::critical("{}", *err);
-        leave(kWorkerAppLoadError);
-    }
+    if (auto* err = std::get_if<std::string>(&loaded)) boot_failed(slot, kWorkerAppLoadError, *err);
     auto plugin = std::move(std::get<std::unique_ptr<app::Plugin>>(loaded));
-    if (auto err = plugin->init(config.app_args)) {
-        spdlog::critical("{}", *err);
-        leave(kWorkerAppLoadError);
-    }
+    if (auto err = plugin->init(config.app_args)) boot_failed(slot, kWorkerAppLoadError, *err);
     return plugin;
 }
 
@@ -71,21 +73,14 @@ void run_worker(const config::Config& config, const std::vector<int>& listen_fds
     set_process_title("cppgunicorn: worker [" + process_name(config) + "]");
     spdlog::info("Booting worker with pid: {}", getpid());
     auto access = log::open_access_log(config.settings);  // as root: like nginx, logs first
-    if (auto* err = std::get_if<std::string>(&access)) {
-        spdlog::critical("{}", *err);
-        leave(kWorkerBootError);
-    }
-    if (auto err = drop_privileges(config.settings)) {
-        spdlog::critical("cannot switch to user '{}' / group '{}': {}", config.settings.user,
-                         config.settings.group, *err);
-        leave(kWorkerBootError);
-    }
-    std::unique_ptr<app::Plugin> own = preloaded ? nullptr : load_app(config);
+    if (auto* err = std::get_if<std::string>(&access)) boot_failed(slot, kWorkerBootError, *err);
+    if (auto err = drop_privileges(config.settings))
+        boot_failed(slot, kWorkerBootError,
+                    "cannot switch to user '" + config.settings.user + "' / group '" +
+                        config.settings.group + "': " + *err);
+    std::unique_ptr<app::Plugin> own = preloaded ? nullptr : load_app(config, slot);
     app::Plugin& plugin = preloaded ? *preloaded : *own;
-    if (auto err = plugin.worker_start()) {
-        spdlog::critical("{}", *err);
-        leave(kWorkerBootError);
-    }
+    if (auto err = plugin.worker_start()) boot_failed(slot, kWorkerBootError, *err);
     int rc = 0;
     worker::Executor executor(static_cast<size_t>(config.settings.executor_threads),
                               static_cast<size_t>(config.settings.executor_queue));

@@ -40,6 +40,8 @@ bool address_in(const std::vector<std::string>& list, const std::string& address
 
 // How often the loop tells the master it is alive. Well under any useful --timeout.
 constexpr uint64_t kHeartbeatMs = 250;
+// A worker that asked to be replaced (max_requests) leaves by itself after this long.
+constexpr uint64_t kLeaveFallbackMs = 10000;
 
 template <typename T>
 uv_handle_t* as_handle(T* h) {
@@ -137,10 +139,18 @@ void Worker::on_request_done() {
     ++requests_done_;
     if (max_requests_ == 0 || requests_done_ != max_requests_ || shutting_down_) return;
     spdlog::info("Autorestarting worker after current request ({} requests served)", requests_done_);
-    // Not from inside the connection callback that got us here: on the next loop turn.
-    uv_timer_start(&graceful_timer_handle_, [](uv_timer_t* t) {
-        static_cast<Worker*>(t->data)->begin_shutdown(true);
-    }, 0, 0);
+    auto leave = [](uv_timer_t* t) { static_cast<Worker*>(t->data)->begin_shutdown(true); };
+    if (slot_ == nullptr) {
+        // Not from inside the connection callback that got us here: on the next loop turn.
+        uv_timer_start(&graceful_timer_handle_, leave, 0, 0);
+        return;
+    }
+    // Serve on until the master has a replacement serving and sends TERM, so that capacity
+    // never drops; SIGCHLD wakes its loop at once (it reaps nothing and looks at the board).
+    // Should no TERM come, leave anyway.
+    slot_->leave_requested_ms.store(master::monotonic_ms(), std::memory_order_release);
+    kill(master_pid_, SIGCHLD);
+    uv_timer_start(&graceful_timer_handle_, leave, kLeaveFallbackMs, 0);
 }
 
 Worker::~Worker() {
