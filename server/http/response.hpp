@@ -39,6 +39,13 @@ public:
     // were written, in which case the connection must be closed.
     Error finish(std::string& out);
 
+    // Before the head is written: answer with Connection: close and end the connection after
+    // this response (the server is stopping). False when the head is already out.
+    bool refuse_keep_alive() {
+        if (!started_) traits_.keep_alive = false;
+        return !started_;
+    }
+
     bool started() const { return started_; }
     bool close_after() const { return close_after_; }
     int status() const { return status_; }

@@ -19,6 +19,9 @@ namespace {
 // After answering and shutting down our side, keep reading (and dropping) for this long so a
 // client still sending does not get a RST that destroys the response it has not read yet.
 constexpr uint64_t kLingerMs = 2000;
+// How long a stopping worker keeps an idle keep-alive connection open for a request that may
+// already be on its way (at most keepalive).
+constexpr uint64_t kStopGraceMs = 1000;
 // How often a busy connection checks body_timeout and send_timeout.
 constexpr uint64_t kActivityTickMs = 1000;
 
@@ -139,8 +142,8 @@ void Connection::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf
         self->hold_input(buf->base, static_cast<size_t>(nread));
         return;
     }
-    if (self->timer_mode_ == TimerMode::kKeepAlive)      // the head deadline counts from here
-        self->arm_timer(TimerMode::kHead, self->worker_.settings().header_timeout * 1000);
+    if (self->timer_mode_ == TimerMode::kKeepAlive || self->timer_mode_ == TimerMode::kStopGrace)
+        self->arm_timer(TimerMode::kHead, self->worker_.settings().header_timeout * 1000);  // from here
     const char* data = buf->base;
     size_t len = static_cast<size_t>(nread);
     if (self->expect_proxy_line_ && !self->take_proxy_line(data, len)) return;
@@ -332,17 +335,19 @@ void Connection::on_app_done(const ExchangeUpdate& update) {
 }
 
 void Connection::start_next_request() {
-    if (close_after_response_ || stop_requested_) {
+    if (close_after_response_) {
         close_gracefully();
         return;
     }
     parser_.resume();
     std::string input;
     input.swap(pending_input_);
-    if (input.empty())
-        arm_timer(TimerMode::kKeepAlive, worker_.settings().keepalive * 1000);
-    else
+    if (!input.empty())
         arm_timer(TimerMode::kHead, worker_.settings().header_timeout * 1000);
+    else if (stop_requested_)  // the answer promised keep-alive; the client may be sending
+        wait_out_stop_grace();
+    else
+        arm_timer(TimerMode::kKeepAlive, worker_.settings().keepalive * 1000);
     if (!input.empty()) feed(input.data(), input.size());
     if (closing_ || closing_gracefully_) return;
     if (!app_running_ && peer_eof_) {
@@ -493,15 +498,26 @@ void Connection::maybe_destroy() {
 }
 
 void Connection::stop_when_idle() {
+    if (stop_requested_ || closing_ || closing_gracefully_) return;
     stop_requested_ = true;
-    if (idle()) close();
+    if (app_running_) {
+        if (exchange_.refuse_keep_alive()) close_after_response_ = true;
+        return;  // start_next_request decides once the answer is out
+    }
+    if (!parser_.in_message() && pending_input_.empty() && writes_in_flight_ == 0) wait_out_stop_grace();
 }
 
-// A connection that has not finished a request yet is not idle: its first request may be in
-// the socket, unread, and closing it would lose that request (a reload would drop it).
-bool Connection::idle() const {
-    return requests_seen_ > 0 && !app_running_ && !parser_.in_message() && pending_input_.empty() &&
-           writes_in_flight_ == 0;
+// Between requests of a stopping worker: the client may be sending its next request right
+// now (a connection pool sends back to back). Keep reading for a short grace: a request that
+// comes is answered with Connection: close; silence closes the connection.
+void Connection::wait_out_stop_grace() {
+    uint64_t grace = std::min<uint64_t>(kStopGraceMs, static_cast<uint64_t>(worker_.settings().keepalive) * 1000);
+    if (grace == 0) {
+        close_gracefully();
+        return;
+    }
+    arm_timer(TimerMode::kStopGrace, grace);
+    if (!peer_eof_) start_reading();
 }
 
 // ---- timers ----
@@ -530,6 +546,10 @@ void Connection::on_timer(uv_timer_t* timer) {
         case TimerMode::kActivity: self->on_activity_tick(); return;
         case TimerMode::kLinger: self->close(); return;
         case TimerMode::kNone: return;
+        case TimerMode::kStopGrace:
+            if (!self->parser_.in_message()) return self->close();  // silent for the grace
+            self->arm_timer(TimerMode::kHead, self->worker_.settings().header_timeout * 1000);
+            return;
         case TimerMode::kHead:
         case TimerMode::kKeepAlive: break;
     }
@@ -585,8 +605,10 @@ void Connection::on_activity_tick() {
         maybe_run_inline();
         return;
     }
-    if (!app_running_ && writes_in_flight_ == 0 && !parser_.in_message() && !closing_gracefully_)
-        arm_timer(TimerMode::kKeepAlive, s.keepalive * 1000);
+    if (!app_running_ && writes_in_flight_ == 0 && !parser_.in_message() && !closing_gracefully_) {
+        if (stop_requested_) wait_out_stop_grace();
+        else arm_timer(TimerMode::kKeepAlive, s.keepalive * 1000);
+    }
 }
 
 // ---- the app on the loop thread (--threads 1) ----

@@ -38,7 +38,9 @@ public:
     void open(const Accepted& accepted);
     // The exchange has output or news for the loop (called from the worker's async handler).
     void on_exchange_update();
-    // Graceful stop: close now if idle, else after the response in progress.
+    // Graceful stop: the response in progress, and a request that arrives within a short
+    // grace, are answered with Connection: close; then the connection closes. A client that
+    // sends back to back never finds its next request dropped.
     void stop_when_idle();
     // Quick stop: close now, abandoning any request in progress.
     void close();
@@ -47,7 +49,9 @@ public:
     bool app_running() const { return app_running_; }
 
 private:
-    enum class TimerMode { kNone, kHead, kKeepAlive, kActivity, kLinger };
+    // kStopGrace: the worker is stopping and this connection is between requests; a request
+    // that arrives within the grace is answered (with Connection: close), then it closes.
+    enum class TimerMode { kNone, kHead, kKeepAlive, kActivity, kLinger, kStopGrace };
     struct WriteReq;
 
     static void on_alloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf);
@@ -93,7 +97,7 @@ private:
     void on_activity_tick();
     void on_body_timeout();
     void on_send_timeout();
-    bool idle() const;
+    void wait_out_stop_grace();
     void maybe_destroy();
 
     Worker& worker_;

@@ -93,6 +93,11 @@ void Exchange::abort() {
     cv_.notify_all();
 }
 
+bool Exchange::refuse_keep_alive() {
+    std::lock_guard lock(mu_);
+    return writer_.refuse_keep_alive();
+}
+
 bool Exchange::should_pause_reading() {
     std::lock_guard lock(mu_);
     if (body_done_ || app_done_ || body_.size() - body_pos_ < kBodyHighWater) return false;

@@ -92,6 +92,9 @@ public:
     void end_body(int error, int error_status = 0);
     // The client is gone or timed out: unblock the app and discard its output.
     void abort();
+    // The worker is stopping: the response, unless its head is already out, says
+    // Connection: close. Returns false when it is too late for that.
+    bool refuse_keep_alive();
     // True when the loop should stop reading because the app is slow to consume the body.
     bool should_pause_reading();
     ExchangeUpdate take_update();

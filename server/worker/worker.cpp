@@ -265,15 +265,36 @@ void Worker::accept_ready(Listener& listener) {
                 pause_accepting(kNoDescriptorsRetryMs);
             return;
         }
-        auto* connection = new Connection(*this);
-        connections_.insert(connection);
-        publish_load();
-        bool known_local = !listener.unix_socket && !listener.wildcard;
-        // On failure it closes, and deletes itself through on_connection_closed.
-        connection->open({fd, listener.unix_socket, &peer,
-                          known_local ? &listener.local_name : nullptr,
-                          known_local ? &listener.local_port : nullptr});
+        open_connection(listener, fd, peer);
     }
+}
+
+// A stopping worker first takes the connections already waiting in the listen backlog (up to
+// worker_connections): if its sockets were the last ones listening, closing them would reset
+// those clients. Each then gets its first request answered with Connection: close.
+void Worker::take_backlog() {
+    for (auto& listener : listeners_) {
+        while (connections_.size() < static_cast<size_t>(settings_.worker_connections)) {
+            sockaddr_storage peer{};
+            socklen_t peer_len = sizeof peer;
+            int fd = accept4(listener->fd, reinterpret_cast<sockaddr*>(&peer), &peer_len,
+                             SOCK_NONBLOCK | SOCK_CLOEXEC);
+            if (fd < 0 && (errno == EINTR || errno == ECONNABORTED)) continue;
+            if (fd < 0) break;
+            open_connection(*listener, fd, peer);
+        }
+    }
+}
+
+void Worker::open_connection(Listener& listener, int fd, const sockaddr_storage& peer) {
+    auto* connection = new Connection(*this);
+    connections_.insert(connection);
+    publish_load();
+    bool known_local = !listener.unix_socket && !listener.wildcard;
+    // On failure it closes, and deletes itself through on_connection_closed.
+    connection->open({fd, listener.unix_socket, &peer,
+                      known_local ? &listener.local_name : nullptr,
+                      known_local ? &listener.local_port : nullptr});
 }
 
 void Worker::pause_accepting(uint64_t retry_ms) {
@@ -380,6 +401,7 @@ void Worker::begin_shutdown(bool graceful) {
     shutting_down_ = true;
     if (slot_) slot_->serving_ms.store(0, std::memory_order_release);
     publish_load();
+    if (graceful) take_backlog();
     for (auto& listener : listeners_) close_listener(listener.release());
     listeners_.clear();
     uv_timer_stop(&accept_retry_timer_handle_);

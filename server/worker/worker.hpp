@@ -84,6 +84,8 @@ private:
     void check_master();
 
     bool listen_on(int fd);
+    void take_backlog();
+    void open_connection(Listener& listener, int fd, const sockaddr_storage& peer);
     static void close_listener(Listener* listener);
     void accept_ready(Listener& listener);
     bool my_turn_to_accept() const;

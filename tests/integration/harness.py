@@ -168,6 +168,7 @@ class KeepAliveLoad(BoundedLoad):
     def __init__(self, port, target="/environ", clients=8, limit=20000, timeout=10.0):
         super().__init__(None, target, clients, limit, timeout)
         self.port = port
+        self.refused = []  # new connections refused: not a lost request
 
     def _run(self):
         import http.client
@@ -182,6 +183,11 @@ class KeepAliveLoad(BoundedLoad):
                 body = resp.read()
                 (self.successes if resp.status == 200 else self.failures).append(
                     body if resp.status == 200 else resp.status)
+            except ConnectionRefusedError as e:  # nothing listens any more (a stopped server)
+                self.refused.append(repr(e))
+                conn = None
+                if self._stop.wait(0.01):
+                    break
             except Exception as e:  # counted, then asserted by the test
                 self.failures.append(repr(e))
                 conn.close()
