@@ -1,4 +1,5 @@
-// Answers every request with 200 and a JSON description of it, body included (base64).
+// Answers every request with 200 and a JSON description of it, body included (base64);
+// the URL and header values as latin-1 code points, as WSGI gives them.
 #include <cppgunicorn/sdk.hpp>
 
 #include <nlohmann/json.hpp>
@@ -26,22 +27,39 @@ std::string base64(std::string_view in) {
     return out;
 }
 
+// Bytes as latin-1 code points, in UTF-8: what WSGI does with header values and the URL.
+// Every byte sequence maps to exactly one string, so bytes that are not UTF-8 (obs-text in a
+// header, say) reach the JSON unambiguously; UTF-8 input appears as its latin-1 reading.
+std::string latin1(std::string_view bytes) {
+    std::string out;
+    out.reserve(bytes.size());
+    for (unsigned char c : bytes) {
+        if (c < 0x80) {
+            out.push_back(static_cast<char>(c));
+        } else {
+            out.push_back(static_cast<char>(0xC0 | (c >> 6)));
+            out.push_back(static_cast<char>(0x80 | (c & 0x3F)));
+        }
+    }
+    return out;
+}
+
 struct Echo {
     explicit Echo(const cppg::Args&) {}
 
     void handle(cppg::Request& req) const {
         nlohmann::ordered_json doc;
         doc["method"] = req.method();
-        doc["target"] = req.env_or("RAW_URI");
-        doc["path"] = req.path();
-        doc["query"] = req.query();
+        doc["target"] = latin1(req.env_or("RAW_URI"));
+        doc["path"] = latin1(req.path());
+        doc["query"] = latin1(req.query());
         doc["version"] = req.env_or("SERVER_PROTOCOL");
         auto headers = nlohmann::json::array();
-        for (const auto& [name, value] : req.headers()) headers.push_back({name, value});
+        for (const auto& [name, value] : req.headers()) headers.push_back({name, latin1(value)});
         doc["headers"] = std::move(headers);
         doc["body_b64"] = base64(req.read_all());
         doc["remote_addr"] = req.env_or("REMOTE_ADDR");
-        std::string body = doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+        std::string body = doc.dump();
         req.respond("200 OK", {{"Content-Type", "application/json"}}, body);
     }
 };

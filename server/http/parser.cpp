@@ -8,6 +8,19 @@ RequestParser* self(llhttp_t* p) { return static_cast<RequestParser*>(p->data); 
 
 bool exceeds(int64_t limit, size_t value) { return limit > 0 && value > static_cast<size_t>(limit); }
 
+// Fields a sender must not put in trailers (RFC 9110 6.5.1): framing, routing, request
+// modifiers, authentication, content format. Accepting them is how a trailer smuggles a
+// second Content-Length or Host past a front end; they are refused, not ignored.
+bool forbidden_in_trailers(std::string_view name) {
+    for (std::string_view f : {"Content-Length", "Transfer-Encoding", "Host", "Connection",
+                               "Keep-Alive", "Upgrade", "TE", "Trailer", "Expect",
+                               "Cache-Control", "Max-Forwards", "Pragma", "Range",
+                               "Authorization", "Proxy-Authorization", "Cookie", "Set-Cookie",
+                               "Content-Encoding", "Content-Type", "Content-Range"})
+        if (iequals(name, f)) return true;
+    return false;
+}
+
 std::string_view trim(std::string_view s) {
     while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
     while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
@@ -65,6 +78,7 @@ int RequestParser::on_message_begin(llhttp_t* p) {
     s->header_line_bytes_ = 0;
     s->head_bytes_ = 0;
     s->trailer_count_ = 0;
+    s->trailer_name_.clear();
     s->body_bytes_ = 0;
     s->saw_host_ = false;
     return 0;
@@ -99,6 +113,8 @@ int RequestParser::check_request_line() {
 
 int RequestParser::extend_header(bool is_value, const char* at, size_t len) {
     head_bytes_ += len;
+    // A value with no name before it (": value"): nothing to attach it to.
+    if (is_value && expect_new_header_) return fail(400, "a header field without a name");
     if (!is_value && expect_new_header_) {
         expect_new_header_ = false;
         // The whole line counts, as gunicorn counts it: name + ": " + value + CRLF. llhttp
@@ -115,7 +131,10 @@ int RequestParser::extend_header(bool is_value, const char* at, size_t len) {
         return fail(431, "a header field is larger than limit_request_field_size (" +
                              std::to_string(limits_.field_size) + " bytes)");
     if (head_bytes_ > kMaxHeadBytes) return fail(431, "request head is larger than 1 MiB");
-    if (head_done_) return 0;  // trailers are bounded but not kept: the app already has the head
+    if (head_done_) {  // trailers are bounded, checked by name, not kept: the app has the head
+        if (!is_value) trailer_name_.append(at, len);
+        return 0;
+    }
     HeaderSpan& h = request_.headers_.back();
     Span& span = is_value ? h.value : h.name;
     if (span.length == 0) span.offset = static_cast<uint32_t>(request_.bytes_.size());
@@ -134,11 +153,20 @@ int RequestParser::on_header_value(llhttp_t* p, const char* at, size_t len) {
 
 int RequestParser::on_header_value_complete(llhttp_t* p) {
     auto* s = self(p);
+    if (s->expect_new_header_) return s->fail(400, "a header field without a name");
     s->expect_new_header_ = true;
-    if (s->head_done_) return 0;
+    if (s->head_done_) {
+        std::string name = std::move(s->trailer_name_);
+        s->trailer_name_.clear();
+        if (name.empty()) return s->fail(400, "a trailer field without a name");
+        if (forbidden_in_trailers(name))
+            return s->fail(400, "'" + name + "' is not allowed in trailers");
+        return 0;
+    }
     Request& r = s->request_;
     if (r.headers_.empty()) return 0;
     HeaderSpan& h = r.headers_.back();
+    if (h.name.length == 0) return s->fail(400, "a header field without a name");
     // A header with an empty value gets no value callback; keep its span well-formed.
     if (h.value.length == 0) h.value.offset = static_cast<uint32_t>(r.bytes_.size());
     std::string_view value = trim(r.view(h.value));
@@ -204,6 +232,12 @@ int RequestParser::validate_head() {
     r.keep_alive_ = llhttp_should_keep_alive(&parser_) != 0;
     if (r.minor_ >= 1 && !saw_host_ && r.target().find("://") == std::string_view::npos)
         return fail(400, "HTTP/1.1 request without a Host header");
+    // RFC 9112 6.1: Transfer-Encoding came with HTTP/1.1; in a 1.0 request the framing is
+    // faulty, whatever Content-Length says.
+    if (r.minor_ == 0 && r.chunked_) return fail(400, "Transfer-Encoding in an HTTP/1.0 request");
+    // The asterisk form names the server as a whole, for OPTIONS only (RFC 9112 3.2.4).
+    if (r.target() == "*" && r.method() != "OPTIONS")
+        return fail(400, "the target * is for OPTIONS only");
     split_target();
     if (r.host_.length == 0) {
         std::string_view host = r.header("Host");

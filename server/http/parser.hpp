@@ -91,6 +91,7 @@ private:
     size_t header_line_bytes_ = 0;
     size_t head_bytes_ = 0;
     size_t trailer_count_ = 0;
+    std::string trailer_name_;  // the trailer field being read, for the forbidden-name check
     int64_t body_bytes_ = 0;
     bool saw_host_ = false;
 };

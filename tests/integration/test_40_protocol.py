@@ -226,9 +226,18 @@ class EchoTest(ServerTestCase, unittest.TestCase):
         resp = self.server.request(simple_request("GET", "/a%20b/%C3%A9?q=%20",
                                                   [("Host", "x"), ("Connection", "close")]))
         doc = resp.json()
-        self.assertEqual(doc["path"], "/a b/\u00e9")
+        # As WSGI gives PATH_INFO: the decoded bytes as latin-1 code points (C3 A9 is "Ã©").
+        self.assertEqual(doc["path"], "/a b/\u00c3\u00a9")
         self.assertEqual(doc["query"], "q=%20")
         self.assertEqual(doc["target"], "/a%20b/%C3%A9?q=%20")
+
+    def test_obs_text_in_a_header_reaches_the_app_unchanged(self):
+        raw = (b"GET / HTTP/1.1\r\nHost: x\r\nX-Name: caf\xe9 \x80\xff\r\n"
+               b"Connection: close\r\n\r\n")
+        doc = self.server.request(raw).json()
+        values = dict(doc["headers"])
+        # Every byte is one code point: 0xE9, 0x80 and 0xFF are not lost to U+FFFD.
+        self.assertEqual(values["X-Name"], "caf\u00e9 \u0080\u00ff")
 
 
 class TestkitTest(ServerTestCase, unittest.TestCase):
