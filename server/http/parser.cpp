@@ -46,12 +46,33 @@ RequestParser::RequestParser(const ParserLimits& limits, ParserEvents& events)
 }
 
 RequestParser::Result RequestParser::feed(const char* data, size_t len) {
-    llhttp_errno_t err = llhttp_execute(&parser_, data, len);
-    if (err == HPE_OK) return {Status::kNeedMore, len};
-    if (err == HPE_PAUSED) {
-        size_t used = static_cast<size_t>(llhttp_get_error_pos(&parser_) - data);
-        return {Status::kPaused, used};
+    size_t used = 0;
+    while (used < len) {
+        if (chunk_lines_.active()) {
+            // Size lines of a chunked body reach llhttp without BWS (chunk_line_filter.hpp).
+            std::string filtered;
+            size_t n = chunk_lines_.take({data + used, len - used}, filtered);
+            if (n == ChunkLineFilter::kTooLong) {
+                fail(400, "a chunk size line is longer than 4096 bytes");
+                return {Status::kError, 0};
+            }
+            used += n;
+            if (filtered.empty()) continue;
+            llhttp_errno_t err = llhttp_execute(&parser_, filtered.data(), filtered.size());
+            if (err != HPE_OK) return failed();  // it cannot pause inside the chunks
+            continue;
+        }
+        llhttp_errno_t err = llhttp_execute(&parser_, data + used, len - used);
+        if (err == HPE_OK) return {Status::kNeedMore, len};
+        if (err != HPE_PAUSED) return failed();
+        used = static_cast<size_t>(llhttp_get_error_pos(&parser_) - data);
+        if (!in_message_) return {Status::kPaused, used};  // a whole request: one at a time
+        llhttp_resume(&parser_);  // paused after a chunked head, for the filter to take over
     }
+    return {Status::kNeedMore, len};
+}
+
+RequestParser::Result RequestParser::failed() {
     if (error_status_ == 0) {
         // llhttp's own rejections: malformed syntax, CL+TE, duplicate Content-Length, bad
         // chunk sizes, control characters. All are client errors that end the connection.
@@ -262,7 +283,10 @@ int RequestParser::on_headers_complete(llhttp_t* p) {
     s->head_done_ = true;
     s->expect_new_header_ = true;
     s->events_.on_request_head(s->request_);
-    return 0;
+    if (!s->request_.chunked()) return 0;
+    // Pause so that feed() passes the chunked body through the size-line filter.
+    s->chunk_lines_.start();
+    return HPE_PAUSED;
 }
 
 int RequestParser::on_body(llhttp_t* p, const char* at, size_t len) {

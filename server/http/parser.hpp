@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "http/chunk_line_filter.hpp"
 #include "http/request.hpp"
 
 namespace cppg::http {
@@ -72,6 +73,7 @@ private:
     static int on_message_complete(llhttp_t* p);
 
     int fail(int status, std::string reason);
+    Result failed();
     int check_request_line();
     int extend_header(bool is_value, const char* at, size_t len);
     int validate_head();
@@ -79,6 +81,7 @@ private:
     int check_transfer_encoding(std::string_view value);
 
     llhttp_t parser_;
+    ChunkLineFilter chunk_lines_;
     llhttp_settings_t settings_;
     ParserLimits limits_;
     ParserEvents& events_;

@@ -127,6 +127,7 @@ int Arbiter::run() {
                  config_.settings.threads);
     if (config_.settings.reload) watch_files();
     manage_workers();
+    readiness_.update(observe_workers(), monotonic_ms());  // before the first probe is answered
     while (!exit_code_) {
         wait_for_events();
         if (reload_due_ms_ && monotonic_ms() >= reload_due_ms_ && !stopping_) {

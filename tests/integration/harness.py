@@ -29,6 +29,11 @@ BINARY = os.path.join(BUILD_DIR, "cppgunicorn")
 SANITIZER = os.environ.get("CPPG_SANITIZE", "").strip().lower() not in ("", "0", "off", "no", "false")
 TIME_SCALE = 4.0 if SANITIZER else 1.0
 
+# For a server whose app crashes on purpose: without it a sanitizer catches the SIGSEGV and
+# reports it (and the worker exits 1 instead of dying by the signal).
+DELIBERATE_CRASH_ENV = {"ASAN_OPTIONS": "handle_segv=0", "TSAN_OPTIONS": "handle_segv=0",
+                        "UBSAN_OPTIONS": "handle_segv=0"}
+
 # Default deadline for anything that should happen "promptly".
 DEFAULT_TIMEOUT = 5.0 * TIME_SCALE
 

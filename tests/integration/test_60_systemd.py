@@ -9,7 +9,7 @@ import threading
 import time
 import unittest
 
-from harness import (DEFAULT_TIMEOUT, TIME_SCALE, Server, ServerCase, fixture_app, simple_request,
+from harness import (DEFAULT_TIMEOUT, DELIBERATE_CRASH_ENV, TIME_SCALE, Server, ServerCase, fixture_app, simple_request,
                      wait_until, HttpReader)
 
 
@@ -253,7 +253,8 @@ class WatchdogTest(NotifyCase):
         # Every worker dies at boot (SIGSEGV in worker_start): the master backs off and keeps
         # trying, but nothing serves, so it stops feeding the watchdog and systemd restarts it.
         self.server.start(["--workers", "2"], fixture_app("hooks"), app_args=["crash-worker-start"],
-                          env={"NOTIFY_SOCKET": self.listener.path, "WATCHDOG_USEC": "400000"}, wait=False)
+                          env=dict(DELIBERATE_CRASH_ENV, NOTIFY_SOCKET=self.listener.path,
+                                   WATCHDOG_USEC="400000"), wait=False)
         first = self.server.wait_for_log(r"withholding the systemd watchdog ping", timeout=5 * TIME_SCALE)
         count = len(self.listener.messages)
         self.server.wait_for_log(r"withholding the systemd watchdog ping", start=first.end(), timeout=5 * TIME_SCALE)

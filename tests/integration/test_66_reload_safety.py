@@ -11,7 +11,7 @@ import signal
 import time
 import unittest
 
-from harness import (TIME_SCALE, BoundedLoad, Server, ServerCase, fixture_app, example_app,
+from harness import (DELIBERATE_CRASH_ENV, TIME_SCALE, BoundedLoad, Server, ServerCase, fixture_app, example_app,
                      wait_until)
 
 
@@ -22,13 +22,13 @@ def replace_file(src, dst):
 
 
 class ReloadTest(ServerCase):
-    def serve_copy(self, args=("--workers", "2"), app_args=()):
+    def serve_copy(self, args=("--workers", "2"), app_args=(), env=None):
         """The server on a copy of testkit.so that the test may replace."""
         server = Server()
         self.addCleanup(server.cleanup)
         self.app = os.path.join(server.tmpdir, "app.so")
         shutil.copy(fixture_app("testkit"), self.app)
-        server.start(list(args), self.app, app_args=list(app_args))
+        server.start(list(args), self.app, app_args=list(app_args), env=env)
         return server
 
     def assert_reload_fails(self, server, broken, cause):
@@ -65,7 +65,7 @@ class ReloadTest(ServerCase):
     def test_an_app_that_crashes_at_once(self):
         # hooks.so reads its first argument: "crash-worker-start" makes every worker SIGSEGV
         # right after it starts; testkit ignores the argument.
-        server = self.serve_copy(app_args=["crash-worker-start"])
+        server = self.serve_copy(app_args=["crash-worker-start"], env=DELIBERATE_CRASH_ENV)
         self.assert_reload_fails(server, fixture_app("hooks"), r"was sent SIGSEGV")
 
     def test_old_workers_serve_until_slow_new_ones_do(self):
