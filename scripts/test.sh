@@ -5,7 +5,7 @@
 #      it, purge (packaging/tests/deb.sh);
 #   3. AddressSanitizer + UBSan build: unit and integration tests;
 #   4. ThreadSanitizer build: unit and integration tests;
-#   5. a short libFuzzer run over the HTTP request parser.
+#   5. short libFuzzer runs over the HTTP request parser and the configuration loader.
 # Set CPPG_QUICK=1 to run only steps 1 and 2. CPPG_FULL=1 adds the container tests
 # (packaging/tests/docker.sh, packaging/tests/systemd-e2e.sh), which need podman and minutes.
 set -euo pipefail
@@ -38,9 +38,14 @@ if [[ "${CPPG_QUICK:-0}" != 1 ]]; then
   echo "=== fuzz ===" >&2
   cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=clang \
     -DCMAKE_CXX_COMPILER=clang++ -DCPPG_FUZZ=ON -DCPPG_TESTS=OFF >/dev/null
-  cmake --build build-fuzz -j"$jobs" --target fuzz_request_parser >/dev/null
-  mkdir -p build-fuzz/corpus
-  build-fuzz/fuzz_request_parser -max_total_time="${CPPG_FUZZ_SECONDS:-60}" -print_final_stats=1 \
-    build-fuzz/corpus tests/fuzz/corpus 2>&1 | tail -n 5
+  cmake --build build-fuzz -j"$jobs" --target fuzz_request_parser fuzz_config >/dev/null
+  # Each target starts from its committed seeds; a crash fails the run and leaves the input
+  # as build-fuzz/crash-*, to be added to the seeds once fixed (every build replays them).
+  for target in fuzz_request_parser:corpus fuzz_config:config_corpus; do
+    name=${target%%:*} seeds=${target##*:}
+    mkdir -p "build-fuzz/$name.corpus"
+    (cd build-fuzz && "./$name" -max_total_time="${CPPG_FUZZ_SECONDS:-45}" -print_final_stats=1 \
+      "$name.corpus" "../tests/fuzz/$seeds" 2>&1 | tail -n 5)
+  done
 fi
 echo "all test suites passed" >&2

@@ -53,10 +53,15 @@ std::optional<std::string> take_value(const std::string& path, size_t index,
 std::variant<std::vector<Assignment>, std::string> read_yaml_settings(const std::string& path) {
     auto text = read_text(path);
     if (text.index() == 1) return std::get<1>(text);
+    return parse_yaml_settings(std::get<0>(text), path);
+}
+
+std::variant<std::vector<Assignment>, std::string> parse_yaml_settings(const std::string& text,
+                                                                       const std::string& path) {
     YAML::Node root;
     try {
-        root = YAML::Load(std::get<0>(text));
-    } catch (const YAML::ParserException& e) {
+        root = YAML::Load(text);
+    } catch (const YAML::Exception& e) {  // ParserException, and the rarer ones (depth, ...)
         return "config file " + position(path, e.mark) + ": invalid YAML: " + e.msg;
     }
     std::vector<Assignment> out;
