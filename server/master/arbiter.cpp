@@ -630,6 +630,7 @@ void Arbiter::murder_workers() {
         for (auto& t : s.threads) {
             int64_t started = t.started_ms.load(std::memory_order_acquire);
             if (started == 0 || now - started <= timeout_ms) continue;
+            if (t.client_wait_since_ms.load(std::memory_order_acquire) != 0) continue;  // the client's time
             abort_worker(pid, info, t.tid.load(),
                          "request \"" + std::string(t.request_line) + "\" has run for " +
                              std::to_string((now - started) / 1000.0).substr(0, 5) + " s");

@@ -18,6 +18,16 @@ int64_t monotonic_ms() {
     return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
 }
 
+void ThreadSlot::begin_client_wait() {
+    client_wait_since_ms.store(monotonic_ms(), std::memory_order_release);
+}
+
+void ThreadSlot::end_client_wait() {
+    int64_t since = client_wait_since_ms.exchange(0, std::memory_order_acq_rel);
+    if (since == 0 || started_ms.load(std::memory_order_acquire) == 0) return;
+    started_ms.fetch_add(monotonic_ms() - since, std::memory_order_acq_rel);
+}
+
 void WorkerSlot::beat() { beat_ms.store(monotonic_ms(), std::memory_order_release); }
 
 void WorkerSlot::begin_request(size_t thread, std::string_view method, std::string_view target) {
@@ -36,6 +46,7 @@ void WorkerSlot::begin_request(size_t thread, std::string_view method, std::stri
 
 void WorkerSlot::end_request(size_t thread) {
     if (thread >= kWatchedThreads) return;
+    threads[thread].client_wait_since_ms.store(0, std::memory_order_release);
     threads[thread].started_ms.store(0, std::memory_order_release);
     requests.fetch_add(1, std::memory_order_relaxed);
 }

@@ -21,7 +21,29 @@ constexpr int64_t kStaleBeatMs = 1000;  // four missed heartbeats
 struct ThreadSlot {
     std::atomic<int64_t> started_ms{0};  // 0 when idle; set last, after the fields below
     std::atomic<pid_t> tid{0};
+    // Non-zero while the request waits for its client (body bytes, or room to write): that
+    // is the client's time, not the app's, and the master's timeout does not count it.
+    std::atomic<int64_t> client_wait_since_ms{0};
     char request_line[kRequestLineBytes]{};
+
+    void begin_client_wait();
+    void end_client_wait();  // moves started_ms forward by the time waited
+};
+
+// Marks a wait for the client on a watched thread (null: not watched) for its lifetime.
+class ClientWait {
+public:
+    explicit ClientWait(ThreadSlot* thread) : thread_(thread) {
+        if (thread_) thread_->begin_client_wait();
+    }
+    ~ClientWait() {
+        if (thread_) thread_->end_client_wait();
+    }
+    ClientWait(const ClientWait&) = delete;
+    ClientWait& operator=(const ClientWait&) = delete;
+
+private:
+    ThreadSlot* thread_;
 };
 
 struct WorkerSlot {
@@ -49,6 +71,8 @@ struct WorkerSlot {
     // Worker side.
     void beat();
     void begin_request(size_t thread, std::string_view method, std::string_view target);
+    // The watched slot of app thread `thread`, or null beyond kWatchedThreads.
+    ThreadSlot* thread_slot(size_t thread) { return thread < kWatchedThreads ? &threads[thread] : nullptr; }
     void end_request(size_t thread);
     void set_boot_error(std::string_view why);
     // The fewest open_connections among the other workers that accept, or -1 if none does.

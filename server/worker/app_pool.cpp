@@ -87,6 +87,7 @@ void AppPool::serve(size_t index) {
 void AppPool::run_one(size_t index, Exchange* exchange) {
     bool threw = false;
     if (slot_) slot_->begin_request(index, exchange->request().method(), exchange->request().target());
+    exchange->set_thread_slot(slot_ ? slot_->thread_slot(index) : nullptr);
     app::set_current_request(exchange);
     plugin_.pre_request(exchange);
     int rc = plugin_.handle(exchange, threw);

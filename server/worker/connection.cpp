@@ -32,7 +32,7 @@ constexpr size_t kMaxHeldInput = 64 << 10;
 constexpr uint64_t kUnreadInputGraceMs = 1000;
 
 // With --threads 1: body bytes buffered before the app starts on the loop thread.
-constexpr size_t kInlineStartBytes = 64 << 10;
+constexpr size_t kAppStartBytes = 64 << 10;
 
 constexpr std::string_view kContinueResponse = "HTTP/1.1 100 Continue\r\n\r\n";
 
@@ -132,7 +132,7 @@ void Connection::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf
     if (nread == 0) return;
     if (nread < 0) {
         self->on_peer_eof();
-        self->maybe_run_inline();
+        self->start_app_when_ready();
         return;
     }
     self->last_read_ms_ = uv_now(self->worker_.loop());
@@ -148,7 +148,7 @@ void Connection::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf
     size_t len = static_cast<size_t>(nread);
     if (self->expect_proxy_line_ && !self->take_proxy_line(data, len)) return;
     self->feed(data, len);
-    self->maybe_run_inline();
+    self->start_app_when_ready();
 }
 
 // Consumes the PROXY line in front of the first request; false while it is incomplete or
@@ -206,7 +206,7 @@ void Connection::feed(const char* data, size_t len) {
         parser_.resume();
         arm_timer(TimerMode::kHead, worker_.settings().header_timeout * 1000);
     }
-    // An inline request pulls its body itself once it runs; until then (kInlineStartBytes,
+    // An inline request pulls its body itself once it runs; until then (kAppStartBytes,
     // see inline_ready) its body is buffered, as for a pool thread.
     if (app_running_ && !inline_request_ && exchange_.should_pause_reading()) stop_reading();
 }
@@ -236,11 +236,9 @@ void Connection::on_request_head(const http::Request& request) {
         request_started_steady_ = std::chrono::steady_clock::now();
     }
     arm_timer(TimerMode::kActivity, kActivityTickMs, kActivityTickMs);
-    if (inline_request_) {
-        inline_pending_ = true;  // runs from the read callback, once the parser is done
-        return;
-    }
-    worker_.pool().submit(&exchange_);
+    // The app call starts once the body is buffered (start_app_when_ready), not now: a slow
+    // client must not hold an app thread while it sends a small body.
+    app_pending_ = true;
 }
 
 void Connection::on_request_body(std::string_view data) { exchange_.push_body(data); }
@@ -349,6 +347,7 @@ void Connection::start_next_request() {
     else
         arm_timer(TimerMode::kKeepAlive, worker_.settings().keepalive * 1000);
     if (!input.empty()) feed(input.data(), input.size());
+    start_app_when_ready();
     if (closing_ || closing_gracefully_) return;
     if (!app_running_ && peer_eof_) {
         close_gracefully();
@@ -425,7 +424,7 @@ void Connection::on_write(uv_write_t* req, int status) {
         return;
     }
     self->finish_graceful_close();
-    self->maybe_run_inline();
+    self->start_app_when_ready();
 }
 
 // ---- closing ----
@@ -475,8 +474,8 @@ void Connection::close() {
     if (closing_) return;
     closing_ = true;
     inline_backlog_.clear();
-    if (inline_pending_) {  // its app call never started, so there is nothing to wait for
-        inline_pending_ = false;
+    if (app_pending_) {  // its app call never started, so there is nothing to wait for
+        app_pending_ = false;
         app_running_ = false;
     }
     if (app_running_) exchange_.abort();
@@ -602,7 +601,7 @@ void Connection::on_activity_tick() {
     if (body_wanted && now - last_read_ms_ > static_cast<uint64_t>(s.body_timeout) * 1000 &&
         !input_waiting()) {
         on_body_timeout();
-        maybe_run_inline();
+        start_app_when_ready();
         return;
     }
     if (!app_running_ && writes_in_flight_ == 0 && !parser_.in_message() && !closing_gracefully_) {
@@ -613,20 +612,26 @@ void Connection::on_activity_tick() {
 
 // ---- the app on the loop thread (--threads 1) ----
 
-// The request starts once its body is complete or kInlineStartBytes of it are buffered, so a
-// slow client does not hold the worker while it sends a small body (a form, some JSON), and a
-// large upload still streams to the app. A client that waits for "100 Continue" gets it from
+// The request starts once its body is complete or kAppStartBytes of it are buffered, so a
+// slow client holds no app thread (nor, with --threads 1, the worker) while it sends a small
+// body (a form, some JSON), and a large upload still streams to the app. A client that waits for "100 Continue" gets it from
 // the app's first read.
-bool Connection::inline_ready() {
+bool Connection::body_ready() {
     return exchange_.body_complete() || exchange_.request().expect_continue() ||
-           exchange_.body_buffered() >= kInlineStartBytes;
+           exchange_.body_buffered() >= kAppStartBytes;
 }
 
-void Connection::maybe_run_inline() {
+void Connection::start_app_when_ready() {
     if (in_inline_) return;  // the loop below is on the stack and takes the next request
     in_inline_ = true;
-    while (inline_pending_ && !closing_ && writes_in_flight_ == 0 && inline_ready()) {
-        inline_pending_ = false;
+    while (app_pending_ && !closing_ && body_ready()) {
+        if (!inline_request_) {  // an app thread: the response queues behind any output
+            app_pending_ = false;
+            worker_.pool().submit(&exchange_);
+            break;
+        }
+        if (writes_in_flight_ > 0) break;  // the app writes to the socket itself: after them
+        app_pending_ = false;
         worker_.set_app_running_inline(true);
         worker_.pool().run_inline(&exchange_);
         worker_.set_app_running_inline(false);

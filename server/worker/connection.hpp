@@ -72,9 +72,10 @@ private:
     bool send_now(int fd, std::string_view bytes, size_t& sent);
     bool input_waiting();
     void send_continue() override;
-    // Runs the waiting inline request, and those pipelined after it, once each is ready.
-    void maybe_run_inline();
-    bool inline_ready();
+    // Starts the current request's app call once its body is ready: on an app thread, or on
+    // the loop thread (--threads 1), then the requests pipelined after it.
+    void start_app_when_ready();
+    bool body_ready();
     int socket_fd();
 
     void describe_tcp_peer(const Accepted& accepted);
@@ -138,8 +139,8 @@ private:
     bool stop_requested_ = false;
     bool client_closes_ = false;   // the client said Connection: close (or spoke HTTP/1.0)
     bool inline_request_ = false;  // the current request's app call runs on the loop thread
-    bool inline_pending_ = false;  // ... and has not started yet
-    bool in_inline_ = false;       // maybe_run_inline is on the stack
+    bool app_pending_ = false;     // the current request's app call has not started yet
+    bool in_inline_ = false;       // start_app_when_ready is on the stack
 };
 
 }  // namespace cppg::worker

@@ -234,6 +234,7 @@ ptrdiff_t Exchange::read(void* buf, size_t len) {
             continue;
         }
         app_waiting_body_ = true;
+        master::ClientWait waiting(thread_slot_);
         cv_.wait(lock);
         app_waiting_body_ = false;
     }
@@ -314,6 +315,7 @@ void Exchange::flush_locked(std::unique_lock<std::mutex>& lock) {
     post_locked();
     while (!aborted_ && !app_done_ && unsent_bytes_ > kOutputHighWater) {
         app_waiting_drain_ = true;
+        master::ClientWait waiting(thread_slot_);
         cv_.wait(lock);
         app_waiting_drain_ = false;
     }

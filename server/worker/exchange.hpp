@@ -15,6 +15,7 @@
 #include "cppgunicorn/app.h"
 #include "http/request.hpp"
 #include "http/response.hpp"
+#include "master/scoreboard.hpp"
 
 // Completes the ABI's opaque handle type: an app's cppg_request_t* is an Exchange.
 struct cppg_request {};
@@ -90,6 +91,8 @@ public:
     // Marks the end of the body: 0 when complete, or a CPPG_E* error for the app's read;
     // error_status is what the server answers if the app has not started a response.
     void end_body(int error, int error_status = 0);
+    // The scoreboard slot of the thread about to run the app on this exchange (null: none).
+    void set_thread_slot(master::ThreadSlot* slot) { thread_slot_ = slot; }
     // The client is gone or timed out: unblock the app and discard its output.
     void abort();
     // The worker is stopping: the response, unless its head is already out, says
@@ -131,6 +134,7 @@ private:
     const PeerInfo* peer_ = nullptr;
     bool keep_response_headers_ = false;
     InlineIo* inline_io_ = nullptr;
+    master::ThreadSlot* thread_slot_ = nullptr;  // the app thread's, while a call runs
 
     std::mutex mu_;
     std::condition_variable cv_;

@@ -378,6 +378,7 @@ void Worker::on_signal(int signum) {
 
 Worker::Wait Worker::wait_for_socket(int fd, short events, int64_t timeout_ms) {
     int64_t deadline = master::monotonic_ms() + timeout_ms;
+    master::ClientWait waiting(slot_ ? slot_->thread_slot(0) : nullptr);  // the loop thread's app call
     for (;;) {
         if (slot_) slot_->beat();  // waiting for a client is not a stuck loop
         int64_t now = master::monotonic_ms();
