@@ -40,10 +40,9 @@ public:
     Error finish(std::string& out);
 
     // Before the head is written: answer with Connection: close and end the connection after
-    // this response (the server is stopping). False when the head is already out.
-    bool refuse_keep_alive() {
+    // this response (the server is stopping). No effect once the head is out.
+    void refuse_keep_alive() {
         if (!started_) traits_.keep_alive = false;
-        return !started_;
     }
 
     bool started() const { return started_; }

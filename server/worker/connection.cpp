@@ -500,8 +500,8 @@ void Connection::stop_when_idle() {
     if (stop_requested_ || closing_ || closing_gracefully_) return;
     stop_requested_ = true;
     if (app_running_) {
-        if (exchange_.refuse_keep_alive()) close_after_response_ = true;
-        return;  // start_next_request decides once the answer is out
+        exchange_.refuse_keep_alive();
+        return;  // on_app_done / start_next_request decide once the answer is out
     }
     if (!parser_.in_message() && pending_input_.empty() && writes_in_flight_ == 0) wait_out_stop_grace();
 }

@@ -49,6 +49,7 @@ void Exchange::begin(const http::Request* request, const PeerInfo* peer,
     continue_requested_ = continue_pending_ = false;
     app_waiting_drain_ = app_done_ = aborted_ = false;
     writer_ = http::ResponseWriter({request->is_head(), request->version_minor(), keep_alive});
+    keep_alive_refused_.store(false, std::memory_order_relaxed);
     local_out_.clear();
     invalid_response_ = false;
     final_status_ = 0;
@@ -93,10 +94,7 @@ void Exchange::abort() {
     cv_.notify_all();
 }
 
-bool Exchange::refuse_keep_alive() {
-    std::lock_guard lock(mu_);
-    return writer_.refuse_keep_alive();
-}
+void Exchange::refuse_keep_alive() { keep_alive_refused_.store(true, std::memory_order_release); }
 
 bool Exchange::should_pause_reading() {
     std::lock_guard lock(mu_);
@@ -261,6 +259,8 @@ int Exchange::start_response(const char* status, const cppg_header_t* headers, s
         fields.push_back({{headers[i].name.ptr, headers[i].name.len},
                           {headers[i].value.ptr, headers[i].value.len}});
     std::string why;
+    // The writer belongs to the app's thread while it runs; the loop only leaves a flag.
+    if (keep_alive_refused_.load(std::memory_order_acquire)) writer_.refuse_keep_alive();
     auto err = writer_.start(status, fields, local_out_, why);
     if (err == http::ResponseWriter::Error::kState) return CPPG_ESTATE;
     if (err == http::ResponseWriter::Error::kInvalid) {

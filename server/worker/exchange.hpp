@@ -3,6 +3,7 @@
 // the loop learns of changes through Exchange::Notifier (a uv_async_t underneath).
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -96,8 +97,8 @@ public:
     // The client is gone or timed out: unblock the app and discard its output.
     void abort();
     // The worker is stopping: the response, unless its head is already out, says
-    // Connection: close. Returns false when it is too late for that.
-    bool refuse_keep_alive();
+    // Connection: close (and the connection then closes, through ExchangeUpdate::close_after).
+    void refuse_keep_alive();
     // True when the loop should stop reading because the app is slow to consume the body.
     bool should_pause_reading();
     ExchangeUpdate take_update();
@@ -134,6 +135,7 @@ private:
     const PeerInfo* peer_ = nullptr;
     bool keep_response_headers_ = false;
     InlineIo* inline_io_ = nullptr;
+    std::atomic<bool> keep_alive_refused_{false};  // set by the loop, read by the app's thread
     master::ThreadSlot* thread_slot_ = nullptr;  // the app thread's, while a call runs
 
     std::mutex mu_;
