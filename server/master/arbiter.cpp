@@ -37,7 +37,8 @@ constexpr int64_t kKillMarginMs = 2000;
 constexpr int64_t kQuickStopMs = 2000;
 // --reload acts once the watched files have been quiet this long: a build writes in steps.
 constexpr int64_t kReloadQuietMs = 200;
-// A worker that dies sooner than this after boot counts as a rapid failure (back-off).
+// A worker that dies sooner than this after boot, before serving, counts as a rapid failure
+// (back-off).
 constexpr int64_t kRapidFailureMs = 1000;
 
 std::string describe_status(int status) {
@@ -564,6 +565,7 @@ void Arbiter::reap_workers() {
         requests_of_exited_ += info.slot->requests.load();
         std::string boot_error = info.slot->boot_error;
         bool asked_to_leave = info.slot->leave_requested_ms.load() != 0;
+        info.served = info.slot->serving_ms.load() != 0;
         scoreboard_.release(info.slot);
         info.retiring = info.retiring || asked_to_leave;  // max_requests: its own choice
         on_worker_exit(pid, status, info, boot_error);
@@ -595,8 +597,9 @@ void Arbiter::on_worker_exit(pid_t pid, int status, WorkerInfo& info, const std:
         spdlog::error("Worker (pid:{}) {}", pid, describe_status(status));
     else
         spdlog::info("Worker (pid:{}) exited", pid);
-    if (!expected && monotonic_ms() - info.booted_ms < kRapidFailureMs) {
-        // Dying right after boot again and again: wait longer each time instead of spinning.
+    if (!expected && !info.served && monotonic_ms() - info.booted_ms < kRapidFailureMs) {
+        // Dying before serving, again and again: wait longer each time instead of spinning.
+        // A worker that served and then died (a crash in a request, kill -9) is replaced at once.
         ++rapid_failures_;
         int64_t delay = std::min<int64_t>(100LL << std::min(rapid_failures_, 7), 10000);
         next_spawn_ms_ = monotonic_ms() + delay;

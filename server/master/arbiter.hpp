@@ -48,6 +48,7 @@ private:
         int64_t booted_ms = 0;
         int64_t abort_sent_ms = 0;  // SIGABRT sent for a timeout; SIGKILL follows
         bool retiring = false;      // sent TERM by the master: its exit is expected
+        bool served = false;        // it had begun to serve when it died (set at reaping)
     };
 
     void spawn_worker();

@@ -6,6 +6,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <thread>
 
 #include <sys/wait.h>
@@ -71,6 +72,11 @@ struct Testkit {
             req.respond("200 OK", {}, "printed\n");
         } else if (path == "/crash") {
             std::raise(SIGSEGV);  // as a wild pointer in app code would
+        } else if (path == "/leak") {
+            // Leaks `kib` KiB per call (an app with a leak, for --max-requests to contain).
+            auto* lost = new char[static_cast<size_t>(query_number(query, "kib", 64)) << 10];
+            std::memset(lost, 1, static_cast<size_t>(query_number(query, "kib", 64)) << 10);
+            req.respond("200 OK", {}, lost[0] == 1 ? "leaked\n" : "?\n");
         } else if (path == "/no-response") {
             return;
         } else if (path == "/chunked") {

@@ -145,7 +145,9 @@ class RecyclingTest(ServerCase):
         load.stop()
         self.assertEqual(load.failures, [])
         log = server.log_text()
-        self.assertGreaterEqual(log.count("its replacement serves, stopping it"), 4)
+        # Each worker reached its count at least once (more often when replacements boot fast:
+        # a worker that asked to leave serves on until its replacement does).
+        self.assertGreaterEqual(log.count("its replacement serves, stopping it"), 2)
         self.assertNotIn("in a row right after boot", log, "recycling is not a crash")
         gaps = [b - a for a, b in zip(stamps, stamps[1:])]
         self.assertLess(max(gaps), 0.1 * TIME_SCALE, "longest time without a response: %.3f s" % max(gaps))
