@@ -3,7 +3,7 @@
 namespace cppg::worker {
 
 AppPool::AppPool(const app::Plugin& plugin, size_t threads, master::WorkerSlot* slot)
-    : plugin_(plugin), slot_(slot), inline_(threads == 1) {
+    : plugin_(plugin), slot_(slot), inline_(threads == 1), wait_budget_(static_cast<int>(threads)) {
     if (inline_) {
         plugin_.thread_start(0);
         inline_thread_started_ = true;
@@ -88,6 +88,7 @@ void AppPool::run_one(size_t index, Exchange* exchange) {
     bool threw = false;
     if (slot_) slot_->begin_request(index, exchange->request().method(), exchange->request().target());
     exchange->set_thread_slot(slot_ ? slot_->thread_slot(index) : nullptr);
+    exchange->set_wait_budget(&wait_budget_);
     app::set_current_request(exchange);
     plugin_.pre_request(exchange);
     int rc = plugin_.handle(exchange, threw);

@@ -46,6 +46,7 @@ private:
     master::WorkerSlot* slot_;
     const bool inline_;
     bool inline_thread_started_ = false;
+    ClientWaitBudget wait_budget_;
     std::mutex mu_;
     std::condition_variable cv_;
     std::deque<Exchange*> queue_;

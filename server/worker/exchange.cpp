@@ -47,7 +47,7 @@ void Exchange::begin(const http::Request* request, const PeerInfo* peer,
     body_error_status_ = 0;
     app_waiting_body_ = reading_paused_ = resume_requested_ = false;
     continue_requested_ = continue_pending_ = false;
-    app_waiting_drain_ = app_done_ = aborted_ = false;
+    app_waiting_drain_ = app_done_ = aborted_ = output_refused_ = false;
     writer_ = http::ResponseWriter({request->is_head(), request->version_minor(), keep_alive});
     keep_alive_refused_.store(false, std::memory_order_relaxed);
     local_out_.clear();
@@ -286,14 +286,14 @@ int Exchange::write(const void* data, size_t len) {
     if (local_out_.size() >= kOutputBatch) {
         std::unique_lock lock(mu_);
         flush_locked(lock);
-        if (aborted_) return CPPG_ECLOSED;
+        if (aborted_ || output_refused_) return CPPG_ECLOSED;
     }
     return rc;
 }
 
 void Exchange::flush_locked(std::unique_lock<std::mutex>& lock) {
     if (local_out_.empty()) return;
-    if (aborted_) {
+    if (aborted_ || output_refused_) {
         local_out_.clear();
         return;
     }
@@ -313,12 +313,25 @@ void Exchange::flush_locked(std::unique_lock<std::mutex>& lock) {
     else shared_out_.append(local_out_);
     local_out_.clear();
     post_locked();
+    if (aborted_ || app_done_ || unsent_bytes_ <= kOutputHighWater) return;
+    if (wait_budget_ && !wait_budget_->try_acquire()) {
+        // Every thread this worker lets wait for a client already does: this call may not
+        // join them. The client has its first MiB; the rest of the response is dropped and
+        // the connection ends once that is sent, or at send_timeout.
+        output_refused_ = true;
+        spdlog::warn("client {}:{} reads \"{} {}\" too slowly while {} app thread(s) already wait "
+                     "for clients; the rest of the response is dropped",
+                     peer_->remote_addr, peer_->remote_port, request_->method(), request_->target(),
+                     wait_budget_->cap());
+        return;
+    }
     while (!aborted_ && !app_done_ && unsent_bytes_ > kOutputHighWater) {
         app_waiting_drain_ = true;
         master::ClientWait waiting(thread_slot_);
         cv_.wait(lock);
         app_waiting_drain_ = false;
     }
+    if (wait_budget_) wait_budget_->release();
 }
 
 int Exchange::conclude(int rc, bool threw) {

@@ -69,6 +69,26 @@ struct ExchangeUpdate {
     std::vector<std::pair<std::string, std::string>> response_headers;  // when kept for logs
 };
 
+// How many of a worker's app threads may wait for slow clients at once (room to write): a
+// thread beyond the budget is not allowed to wait, so clients that do not read can never hold
+// every thread of a worker.
+class ClientWaitBudget {
+public:
+    explicit ClientWaitBudget(int threads) : cap_(threads > 1 ? threads / 2 : 1) {}
+    bool try_acquire() {
+        int n = waiting_.load(std::memory_order_relaxed);
+        while (n < cap_)
+            if (waiting_.compare_exchange_weak(n, n + 1, std::memory_order_acq_rel)) return true;
+        return false;
+    }
+    void release() { waiting_.fetch_sub(1, std::memory_order_acq_rel); }
+    int cap() const { return cap_; }
+
+private:
+    const int cap_;
+    std::atomic<int> waiting_{0};
+};
+
 class Exchange : public cppg_request {
 public:
     // Body bytes buffered for the app before the loop stops reading the socket.
@@ -92,8 +112,10 @@ public:
     // Marks the end of the body: 0 when complete, or a CPPG_E* error for the app's read;
     // error_status is what the server answers if the app has not started a response.
     void end_body(int error, int error_status = 0);
-    // The scoreboard slot of the thread about to run the app on this exchange (null: none).
+    // The scoreboard slot of the thread about to run the app on this exchange (null: none),
+    // and the worker's budget of threads that may wait for clients.
     void set_thread_slot(master::ThreadSlot* slot) { thread_slot_ = slot; }
+    void set_wait_budget(ClientWaitBudget* budget) { wait_budget_ = budget; }
     // The client is gone or timed out: unblock the app and discard its output.
     void abort();
     // The worker is stopping: the response, unless its head is already out, says
@@ -137,6 +159,8 @@ private:
     InlineIo* inline_io_ = nullptr;
     std::atomic<bool> keep_alive_refused_{false};  // set by the loop, read by the app's thread
     master::ThreadSlot* thread_slot_ = nullptr;  // the app thread's, while a call runs
+    ClientWaitBudget* wait_budget_ = nullptr;
+    bool output_refused_ = false;  // the client would not read and no thread could wait for it
 
     std::mutex mu_;
     std::condition_variable cv_;

@@ -1,5 +1,6 @@
 #include "worker/worker.hpp"
 
+#include <malloc.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -9,7 +10,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-
 #include <csignal>
 #include <random>
 #include <cstdlib>
@@ -40,6 +40,9 @@ bool address_in(const std::vector<std::string>& list, const std::string& address
 
 // How often the loop tells the master it is alive. Well under any useful --timeout.
 constexpr uint64_t kHeartbeatMs = 250;
+// A worker that held at least this many connections and now holds a quarter of that trims
+// its heap.
+constexpr size_t kTrimAfterConnections = 256;
 // A worker that asked to be replaced (max_requests) leaves by itself after this long.
 constexpr uint64_t kLeaveFallbackMs = 10000;
 
@@ -125,6 +128,17 @@ void Worker::on_heartbeat(uv_timer_t* timer) {
     auto* self = static_cast<Worker*>(timer->data);
     self->slot_->beat();
     self->check_master();
+    self->give_back_memory();
+}
+
+// After a crowd of connections has gone (a burst, hostile clients), malloc keeps the memory
+// their buffers used; hand it back to the system once the worker holds far fewer.
+void Worker::give_back_memory() {
+    size_t open = connections_.size();
+    connections_peak_ = std::max(connections_peak_, open);
+    if (connections_peak_ < kTrimAfterConnections || open * 4 > connections_peak_) return;
+    malloc_trim(0);
+    connections_peak_ = open;
 }
 
 // PR_SET_PDEATHSIG (set right after fork) sends TERM when the master dies; this catches what

@@ -82,6 +82,7 @@ private:
     static void on_graceful_timeout(uv_timer_t* timer);
     static void on_heartbeat(uv_timer_t* timer);
     void check_master();
+    void give_back_memory();
 
     bool listen_on(int fd);
     void take_backlog();
@@ -114,6 +115,7 @@ private:
     uv_timer_t heartbeat_timer_handle_;
     master::WorkerSlot* slot_;
     pid_t master_pid_;  // the parent at start; a different parent means the master died
+    size_t connections_peak_ = 0;  // since the heap was last trimmed
     uint64_t requests_done_ = 0;
     uint64_t max_requests_ = 0;  // 0: no limit; else max_requests plus this worker's jitter
     // Accepting is ours rather than uv_listen's, so that a worker can leave a connection in
