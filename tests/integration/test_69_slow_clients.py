@@ -58,6 +58,26 @@ class SlowBodyTest(ServerCase):
             self.assertEqual(json.loads(resp.body)["bytes"], len(body))
 
 
+class NonReadingClientsTest(ServerCase):
+    def test_clients_that_do_not_read_cannot_hold_every_thread(self):
+        # Two threads: at most one may wait for a client's reading. Four clients ask for
+        # 8 MiB and read nothing; a normal client is still answered at once.
+        server = self.start(["--workers", "1", "--threads", "2"])
+        socks = []
+        for _ in range(4):
+            s = socket.create_connection(("127.0.0.1", server.port), timeout=DEFAULT_TIMEOUT)
+            self.addCleanup(s.close)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            s.sendall(simple_request("GET", "/big?bytes=%d" % (8 << 20), [("Host", "x")]))
+            socks.append(s)
+        server.wait_for_log(r"reads \"GET /big\?bytes=8388608\" too slowly while 1 app thread\(s\) "
+                            r"already wait for clients", timeout=DEFAULT_TIMEOUT)
+        for _ in range(20):
+            t0 = time.monotonic()
+            self.assertEqual(server.get("/pid").status, 200)
+            self.assertLess(time.monotonic() - t0, 0.5 * TIME_SCALE)
+
+
 class ClientWaitIsNotAHangTest(ServerCase):
     def test_an_upload_stalled_longer_than_timeout(self):
         server = self.start(["--workers", "1", "--threads", "2", "--timeout", "1", "--body-timeout", "30"])
