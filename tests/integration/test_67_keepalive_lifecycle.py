@@ -5,9 +5,11 @@ old master, and a graceful TERM. A stopping worker answers what is in flight, an
 that arrives within a short grace, with Connection: close. Python: any python3."""
 import os
 import signal
+import socket
 import unittest
 
-from harness import (TIME_SCALE, BoundedLoad, KeepAliveLoad, ServerCase, proc_state, wait_until)
+from harness import (TIME_SCALE, BoundedLoad, HttpReader, KeepAliveLoad, ServerCase, proc_state,
+                     simple_request, sleeping_in_app, wait_until)
 
 T = 10 * TIME_SCALE
 
@@ -85,6 +87,32 @@ class LifecycleCase(ServerCase):
         self.close.stop()
         self.assertEqual(self.keep.failures, [], "keep-alive requests lost")
         self.assertEqual([f for f in self.close.failures if "Refused" not in f], [])
+
+
+class BacklogAtStopTest(ServerCase):
+    def test_graceful_term_answers_the_connections_waiting_in_the_backlog(self):
+        # One worker, one thread: while its app call sleeps, new clients can only wait in the
+        # listen backlog. A graceful TERM then must not reset them: the worker takes them
+        # before it closes its listener and answers each (with Connection: close).
+        server = self.start(["--workers", "1", "--threads", "1", "--graceful-timeout", "10"])
+        worker = server.wait_workers(1)[0]
+        slow = socket.create_connection(("127.0.0.1", server.port), timeout=T)
+        self.addCleanup(slow.close)
+        slow.sendall(simple_request("GET", "/sleep?ms=%d" % (800 * TIME_SCALE), [("Host", "x"), ("Connection", "close")]))
+        wait_until(lambda: sleeping_in_app(worker), T, what="the app call running")
+        waiting = []
+        for i in range(10):
+            s = socket.create_connection(("127.0.0.1", server.port), timeout=T)
+            self.addCleanup(s.close)
+            s.sendall(simple_request("GET", "/pid", [("Host", "x")]))
+            waiting.append(s)
+        server.signal(signal.SIGTERM)
+        self.assertEqual(HttpReader(slow, T).read_response().status, 200)
+        for s in waiting:
+            resp = HttpReader(s, T).read_response()
+            self.assertEqual(resp.status, 200)
+            self.assertEqual(resp.header("Connection"), "close")
+        self.assertEqual(server.wait_exit(T), 0)
 
 
 class LifecycleOneThreadTest(LifecycleCase):
