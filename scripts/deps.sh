@@ -5,7 +5,7 @@ set -euo pipefail
 
 build_pkgs=(cmake make g++ pkg-config node-llhttp libuv1-dev libspdlog-dev libyaml-cpp-dev
             doctest-dev nlohmann-json3-dev libsystemd-dev)
-test_pkgs=(python3 curl clang libclang-rt-14-dev nginx-light wrk systemd lintian gunicorn)
+test_pkgs=(python3 curl clang libclang-rt-14-dev nginx-light wrk systemd lintian gunicorn python3-prometheus-client yamllint)
 bench_pkgs=(nginx-light wrk gunicorn python3-flask uwsgi uwsgi-plugin-python3 curl python3)
 
 want=("${build_pkgs[@]}")

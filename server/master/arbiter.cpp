@@ -85,6 +85,10 @@ Arbiter::Arbiter(config::Config config, std::vector<Listener> listeners,
     }
     admin_.route("/livez", [this](std::string_view) { return readiness_.livez(); });
     admin_.route("/readyz", [this](std::string_view) { return readiness_.readyz(); });
+    admin_.route("/metrics", [this](std::string_view) -> AdminReply {
+        if (config_.settings.metrics != "on") return {404, "metrics are off (--metrics on)\n"};
+        return {200, render_prometheus(collect_stats()), "text/plain; version=0.0.4; charset=utf-8"};
+    });
     sigset_t set = handled_signals();
     signal_fd_ = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 }
@@ -140,6 +144,7 @@ int Arbiter::run() {
         murder_workers();
         manage_workers();
         readiness_.update(observe_workers(), monotonic_ms());
+        sample_listen_queues();
         if (stopping_ && workers_.empty()) exit_code_ = halt_code_.value_or(0);
     }
     if (preloaded_) preloaded_->shutdown();  // gunicorn's on_exit, for a preloaded app
@@ -162,6 +167,47 @@ void Arbiter::wait_for_events() {
                                               : reexec_pid_ != 0 && kill(reexec_pid_, 0) != 0 && errno == ESRCH;
     if (new_master_gone) on_reexec_exit();
     admin_.on_poll(fds.data() + admin_first, fds.size() - admin_first);
+}
+
+// The accept queues, read every turn of the loop (at least once a second) and at each
+// scrape, so that their maximum catches a backlog that builds up between scrapes.
+void Arbiter::sample_listen_queues() {
+    listen_queue_max_.resize(listeners_.size(), 0);
+    for (size_t i = 0; i < listeners_.size(); ++i) {
+        uint64_t queued = 0, backlog = 0;
+        if (listeners_[i].role == Listener::Role::kHttp && listeners_[i].fd >= 0 &&
+            read_listen_queue(listeners_[i].fd, queued, backlog))
+            listen_queue_max_[i] = std::max(listen_queue_max_[i], queued);
+    }
+}
+
+ServiceStats Arbiter::collect_stats() {
+    sample_listen_queues();
+    ServiceStats s;
+    s.totals = counters_of_exited_;
+    auto w = observe_workers();
+    s.workers_serving = w.serving;
+    int threads = static_cast<int>(config_.settings.threads);
+    for (const auto& [pid, info] : workers_) {
+        s.totals.add(info.slot->counters, true);
+        if (info.retiring || info.slot->serving_ms.load(std::memory_order_acquire) == 0) continue;
+        int busy = 0;
+        for (int t = 0; t < std::min<int>(threads, static_cast<int>(kWatchedThreads)); ++t)
+            busy += info.slot->threads[t].started_ms.load(std::memory_order_relaxed) != 0;
+        s.threads_busy += busy;
+        s.threads_idle += threads - busy;
+    }
+    std::copy(std::begin(restarts_), std::end(restarts_), std::begin(s.restarts));
+    s.reloads = reloads_;
+    s.request_timeouts = request_timeouts_;
+    for (size_t i = 0; i < listeners_.size(); ++i) {
+        ListenQueue q{listeners_[i].url, 0, listen_queue_max_[i], 0};
+        if (listeners_[i].role != Listener::Role::kHttp || listeners_[i].fd < 0 ||
+            !read_listen_queue(listeners_[i].fd, q.queued, q.backlog))
+            continue;
+        s.listen_queues.push_back(q);
+    }
+    return s;
 }
 
 int Arbiter::poll_timeout_ms() const {
@@ -268,6 +314,7 @@ void Arbiter::handle_hup() {
         spdlog::warn("admin_bind changed in the config file; the new address needs a restart");
     fresh.settings.admin_bind = config_.settings.admin_bind;
     if (reload_) abort_reload("another reload began");  // the newest configuration wins
+    ++reloads_;
     reload_ = PendingReload{generation_++, config_};
     config_ = std::move(fresh);
     num_workers_ = static_cast<int>(config_.settings.workers);
@@ -282,7 +329,7 @@ void Arbiter::finish_reload_if_ready() {
         serving += stays(info) && info.slot->serving_ms.load(std::memory_order_acquire) > 0;
     if (serving < num_workers_) return;
     spdlog::info("reload: {} new worker(s) serve; stopping the old ones", serving);
-    retire_generation(reload_->old_generation);
+    retire_generation(reload_->old_generation, RestartReason::kReload);
     reload_.reset();
 }
 
@@ -290,7 +337,7 @@ void Arbiter::finish_reload_if_ready() {
 // configuration) does not work. Its siblings go; the old workers never stopped serving.
 void Arbiter::abort_reload(const std::string& why) {
     spdlog::error("reload failed, the old workers keep serving: {}", why);
-    retire_generation(generation_);
+    retire_generation(generation_, RestartReason::kReload);
     generation_ = reload_->old_generation;
     config_ = std::move(reload_->previous);
     num_workers_ = static_cast<int>(config_.settings.workers);
@@ -309,7 +356,7 @@ void Arbiter::begin_stop(bool graceful) {
     // master's SIGKILL comes a little later, for a worker that cannot even do that.
     int64_t grace = graceful ? config_.settings.graceful_timeout * 1000 + kKillMarginMs : kQuickStopMs;
     stop_deadline_ms_ = monotonic_ms() + grace;
-    for (auto& [pid, info] : workers_) retire_worker(pid, graceful ? SIGTERM : SIGQUIT);
+    for (auto& [pid, info] : workers_) retire_worker(pid, graceful ? SIGTERM : SIGQUIT, RestartReason::kScale);
 }
 
 // ---- binary upgrade (USR2) ----
@@ -500,7 +547,7 @@ void Arbiter::manage_workers() {
             if (stays(a.second) != stays(b.second)) return stays(a.second);
             return a.second.booted_ms < b.second.booted_ms;
         });
-        retire_worker(oldest->first, SIGTERM);
+        retire_worker(oldest->first, SIGTERM, RestartReason::kScale);
         --current;
     }
     replace_leavers();
@@ -516,7 +563,7 @@ void Arbiter::replace_leavers() {
     for (auto& [pid, info] : workers_) {
         if (info.retiring || info.slot->leave_requested_ms.load(std::memory_order_acquire) == 0) continue;
         spdlog::info("Worker (pid:{}) reached max_requests; its replacement serves, stopping it", pid);
-        retire_worker(pid, SIGTERM);
+        retire_worker(pid, SIGTERM, RestartReason::kMaxRequests);
     }
 }
 
@@ -535,18 +582,19 @@ Readiness::Workers Arbiter::observe_workers() const {
     return w;
 }
 
-void Arbiter::retire_worker(pid_t pid, int signo) {
+void Arbiter::retire_worker(pid_t pid, int signo, RestartReason reason) {
     auto it = workers_.find(pid);
     if (it == workers_.end()) return;
+    if (!it->second.retiring) it->second.reason = reason;
     it->second.retiring = true;
     if (kill(pid, signo) != 0 && errno != ESRCH)
         spdlog::error("kill({}, {}) failed ({}: {})", pid, signal_name(signo), errno,
                       std::strerror(errno));
 }
 
-void Arbiter::retire_generation(int generation) {
+void Arbiter::retire_generation(int generation, RestartReason reason) {
     for (auto& [pid, info] : workers_)
-        if (info.generation == generation) retire_worker(pid, SIGTERM);
+        if (info.generation == generation) retire_worker(pid, SIGTERM, reason);
 }
 
 void Arbiter::reap_workers() {
@@ -563,16 +611,19 @@ void Arbiter::reap_workers() {
         WorkerInfo info = it->second;
         workers_.erase(it);
         requests_of_exited_ += info.slot->requests.load();
+        counters_of_exited_.add(info.slot->counters, false);
         std::string boot_error = info.slot->boot_error;
         bool asked_to_leave = info.slot->leave_requested_ms.load() != 0;
         info.served = info.slot->serving_ms.load() != 0;
         scoreboard_.release(info.slot);
+        if (asked_to_leave && !info.retiring) info.reason = RestartReason::kMaxRequests;
         info.retiring = info.retiring || asked_to_leave;  // max_requests: its own choice
         on_worker_exit(pid, status, info, boot_error);
     }
 }
 
 void Arbiter::on_worker_exit(pid_t pid, int status, WorkerInfo& info, const std::string& boot_error) {
+    if (!stopping_) ++restarts_[static_cast<size_t>(info.retiring ? info.reason : RestartReason::kCrash)];
     bool boot_failure = WIFEXITED(status) && (WEXITSTATUS(status) == kWorkerBootError ||
                                               WEXITSTATUS(status) == kWorkerAppLoadError);
     if (reload_ && info.generation == generation_ && !info.retiring && !stopping_) {
@@ -656,13 +707,15 @@ void Arbiter::abort_worker(pid_t pid, WorkerInfo& info, pid_t tid, const std::st
                   pid, why, config_.settings.timeout, tid);
     info.abort_sent_ms = monotonic_ms();
     info.retiring = true;
+    info.reason = RestartReason::kTimeout;
+    ++request_timeouts_;
     // SIGABRT on the stuck thread itself, so the backtrace the worker prints is that thread's.
     if (tid <= 0 || syscall(SYS_tgkill, pid, tid, SIGABRT) != 0) kill(pid, SIGABRT);
 }
 
 void Arbiter::halt(const std::string& reason, int code) {
     spdlog::critical("{}; shutting down", reason);
-    for (auto& [pid, info] : workers_) retire_worker(pid, SIGTERM);
+    for (auto& [pid, info] : workers_) retire_worker(pid, SIGTERM, RestartReason::kScale);
     stopping_ = true;
     readiness_.stop_started(false, old_master_alive());
     close_listeners();

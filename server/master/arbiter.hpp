@@ -17,6 +17,7 @@
 #include "config/loader.hpp"
 #include "master/admin.hpp"
 #include "master/listener.hpp"
+#include "master/metrics.hpp"
 #include "master/readiness.hpp"
 #include "master/scoreboard.hpp"
 
@@ -48,6 +49,7 @@ private:
         int64_t booted_ms = 0;
         int64_t abort_sent_ms = 0;  // SIGABRT sent for a timeout; SIGKILL follows
         bool retiring = false;      // sent TERM by the master: its exit is expected
+        RestartReason reason = RestartReason::kCrash;  // why it goes, when the master asked
         bool served = false;        // it had begun to serve when it died (set at reaping)
     };
 
@@ -60,8 +62,10 @@ private:
     void reap_workers();
     void murder_workers();
     void abort_worker(pid_t pid, WorkerInfo& info, pid_t tid, const std::string& why);
-    void retire_worker(pid_t pid, int signo);
-    void retire_generation(int generation);
+    void retire_worker(pid_t pid, int signo, RestartReason reason);
+    void retire_generation(int generation, RestartReason reason);
+    void sample_listen_queues();
+    ServiceStats collect_stats();
     void handle_signal(int signo);
     void handle_hup();
     void reexec();
@@ -111,6 +115,11 @@ private:
     int reexec_pidfd_ = -1;           // readable once that new master has exited
     int old_master_pidfd_ = -1;       // the master whose USR2 started this one (readable: gone)
     uint64_t requests_of_exited_ = 0; // requests served by workers that have exited
+    CounterTotals counters_of_exited_;  // everything they counted, so totals never go back
+    uint64_t restarts_[kRestartReasonCount]{};
+    uint64_t reloads_ = 0;
+    uint64_t request_timeouts_ = 0;
+    std::vector<uint64_t> listen_queue_max_;  // per entry of listeners_
 };
 
 }  // namespace cppg::master

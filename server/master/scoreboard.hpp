@@ -10,6 +10,8 @@
 #include <cstdint>
 #include <string_view>
 
+#include "master/counters.hpp"
+
 namespace cppg::master {
 
 // Threads beyond this many per worker run unwatched by the per-request timeout (the loop's
@@ -67,6 +69,8 @@ struct WorkerSlot {
     ThreadSlot threads[kWatchedThreads];
     // Why the worker could not boot, for the master's log (a failed reload names it).
     char boot_error[256]{};
+    // Requests, latencies, connections: what /metrics shows (see counters.hpp).
+    RequestCounters counters;
 
     // Worker side.
     void beat();
@@ -106,7 +110,8 @@ private:
     size_t slots_;
 };
 
-// CLOCK_MONOTONIC in milliseconds, the same clock in every process.
+// CLOCK_MONOTONIC in milliseconds (and microseconds), the same clock in every process.
 int64_t monotonic_ms();
+int64_t monotonic_us();
 
 }  // namespace cppg::master

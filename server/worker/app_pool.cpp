@@ -89,6 +89,7 @@ void AppPool::run_one(size_t index, Exchange* exchange) {
     if (slot_) slot_->begin_request(index, exchange->request().method(), exchange->request().target());
     exchange->set_thread_slot(slot_ ? slot_->thread_slot(index) : nullptr);
     exchange->set_wait_budget(&wait_budget_);
+    if (counters_) counters_->queue.observe(exchange->since_head_us());
     app::set_current_request(exchange);
     plugin_.pre_request(exchange);
     int rc = plugin_.handle(exchange, threw);

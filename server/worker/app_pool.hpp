@@ -23,6 +23,8 @@ public:
     // `slot` (may be null) is where each thread shows the master what it is running.
     // threads == 1: no thread is started and the caller runs the app with run_inline().
     AppPool(const app::Plugin& plugin, size_t threads, master::WorkerSlot* slot);
+    // Where the time requests wait for a thread is counted (null: not counted).
+    void set_counters(master::RequestCounters* counters) { counters_ = counters; }
     ~AppPool();
     AppPool(const AppPool&) = delete;
     AppPool& operator=(const AppPool&) = delete;
@@ -44,6 +46,7 @@ private:
 
     const app::Plugin& plugin_;
     master::WorkerSlot* slot_;
+    master::RequestCounters* counters_ = nullptr;
     const bool inline_;
     bool inline_thread_started_ = false;
     ClientWaitBudget wait_budget_;

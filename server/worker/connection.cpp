@@ -19,6 +19,8 @@ namespace {
 // After answering and shutting down our side, keep reading (and dropping) for this long so a
 // client still sending does not get a RST that destroys the response it has not read yet.
 constexpr uint64_t kLingerMs = 2000;
+// The status a request is counted with when its client went away before the answer (nginx's).
+constexpr int kClientClosedRequest = 499;
 // How long a stopping worker keeps an idle keep-alive connection open for a request that may
 // already be on its way (at most keepalive).
 constexpr uint64_t kStopGraceMs = 1000;
@@ -235,6 +237,8 @@ void Connection::on_request_head(const http::Request& request) {
         request_started_ = std::chrono::system_clock::now();
         request_started_steady_ = std::chrono::steady_clock::now();
     }
+    request_open_ = true;
+    if (auto* counters = worker_.counters()) counters->in_flight.fetch_add(1, std::memory_order_relaxed);
     arm_timer(TimerMode::kActivity, kActivityTickMs, kActivityTickMs);
     // The app call starts once the body is buffered (start_app_when_ready), not now: a slow
     // client must not hold an app thread while it sends a small body.
@@ -295,6 +299,7 @@ void Connection::on_exchange_update() {
     if (closing_) {
         if (update.app_done) {
             app_running_ = false;
+            count_request_done(kClientClosedRequest);
             maybe_destroy();
         }
         return;
@@ -310,6 +315,7 @@ void Connection::on_exchange_update() {
 
 void Connection::on_app_done(const ExchangeUpdate& update) {
     app_running_ = false;
+    count_request_done(update.status);
     worker_.on_request_done();
     if (worker_.access_log()) log_access(update);
     if (closing_gracefully_) {
@@ -354,6 +360,27 @@ void Connection::start_next_request() {
         return;
     }
     if (pending_input_.size() < kMaxHeldInput && !peer_eof_) start_reading();
+}
+
+Connection::~Connection() { count_request_done(kClientClosedRequest); }
+
+// A request ends once: in the counters (by status and method, with its duration), out of the
+// in-flight gauge, and in the slow log when it took too long.
+void Connection::count_request_done(int status) {
+    if (!request_open_) return;
+    request_open_ = false;
+    uint64_t duration_us = exchange_.since_head_us();
+    int64_t threshold_ms = worker_.settings().slow_request_threshold;
+    bool slow = threshold_ms > 0 && duration_us > static_cast<uint64_t>(threshold_ms) * 1000;
+    if (slow)
+        spdlog::warn("slow request: \"{} {}\" from {}:{} took {:.3f} s (status {})",
+                     exchange_.request().method(), exchange_.request().target(), peer_.remote_addr,
+                     peer_.remote_port, static_cast<double>(duration_us) / 1e6, status);
+    auto* counters = worker_.counters();
+    if (counters == nullptr) return;
+    counters->in_flight.fetch_sub(1, std::memory_order_relaxed);
+    counters->count_response(status, master::method_of(exchange_.request().method()), duration_us);
+    if (slow) counters->slow.fetch_add(1, std::memory_order_relaxed);
 }
 
 void Connection::log_access(const ExchangeUpdate& update) {
@@ -477,6 +504,7 @@ void Connection::close() {
     if (app_pending_) {  // its app call never started, so there is nothing to wait for
         app_pending_ = false;
         app_running_ = false;
+        count_request_done(kClientClosedRequest);
     }
     if (app_running_) exchange_.abort();
     stop_reading();

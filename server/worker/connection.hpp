@@ -22,7 +22,7 @@ void format_address(const sockaddr_storage& ss, std::string& addr, std::string& 
 class Connection final : public http::ParserEvents, private InlineIo {
 public:
     explicit Connection(Worker& worker);
-    ~Connection() override = default;
+    ~Connection() override;
     Connection(const Connection&) = delete;
     Connection& operator=(const Connection&) = delete;
 
@@ -88,6 +88,7 @@ private:
     void on_app_done(const ExchangeUpdate& update);
     void start_next_request();
     void log_access(const ExchangeUpdate& update);
+    void count_request_done(int status);
 
     void send(std::string bytes, bool from_app);
     void close_gracefully();
@@ -140,6 +141,7 @@ private:
     bool client_closes_ = false;   // the client said Connection: close (or spoke HTTP/1.0)
     bool inline_request_ = false;  // the current request's app call runs on the loop thread
     bool app_pending_ = false;     // the current request's app call has not started yet
+    bool request_open_ = false;    // its head came; not yet counted as done
     bool in_inline_ = false;       // start_app_when_ready is on the stack
 };
 

@@ -50,6 +50,7 @@ void Exchange::begin(const http::Request* request, const PeerInfo* peer,
     app_waiting_drain_ = app_done_ = aborted_ = output_refused_ = false;
     writer_ = http::ResponseWriter({request->is_head(), request->version_minor(), keep_alive});
     keep_alive_refused_.store(false, std::memory_order_relaxed);
+    head_received_us_ = master::monotonic_us();
     local_out_.clear();
     invalid_response_ = false;
     final_status_ = 0;

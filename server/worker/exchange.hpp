@@ -116,6 +116,10 @@ public:
     // and the worker's budget of threads that may wait for clients.
     void set_thread_slot(master::ThreadSlot* slot) { thread_slot_ = slot; }
     void set_wait_budget(ClientWaitBudget* budget) { wait_budget_ = budget; }
+    // Microseconds since the request's head was complete (begin()).
+    uint64_t since_head_us() const {
+        return static_cast<uint64_t>(master::monotonic_us() - head_received_us_);
+    }
     // The client is gone or timed out: unblock the app and discard its output.
     void abort();
     // The worker is stopping: the response, unless its head is already out, says
@@ -160,6 +164,7 @@ private:
     std::atomic<bool> keep_alive_refused_{false};  // set by the loop, read by the app's thread
     master::ThreadSlot* thread_slot_ = nullptr;  // the app thread's, while a call runs
     ClientWaitBudget* wait_budget_ = nullptr;
+    int64_t head_received_us_ = 0;
     bool output_refused_ = false;  // the client would not read and no thread could wait for it
 
     std::mutex mu_;

@@ -75,7 +75,9 @@ Worker::Worker(const config::Settings& settings, const app::Plugin& plugin,
       access_log_(access_log),
       read_buffer_(new char[kReadBufferSize]),
       slot_(slot),
-      master_pid_(getppid()) {
+      master_pid_(getppid()),
+      counters_(slot && settings.metrics == "on" ? &slot->counters : nullptr) {
+    pool_->set_counters(counters_);
     uv_loop_init(&loop_);
     loop_.data = this;
     uv_timer_init(&loop_, &accept_retry_timer_handle_);
@@ -301,6 +303,7 @@ void Worker::take_backlog() {
 }
 
 void Worker::open_connection(Listener& listener, int fd, const sockaddr_storage& peer) {
+    if (counters_) counters_->accepted.fetch_add(1, std::memory_order_relaxed);
     auto* connection = new Connection(*this);
     connections_.insert(connection);
     publish_load();
@@ -330,6 +333,8 @@ void Worker::resume_accepting() {
 void Worker::on_accept_retry(uv_timer_t* timer) { static_cast<Worker*>(timer->data)->resume_accepting(); }
 
 void Worker::publish_load() {
+    if (counters_)
+        counters_->connections_open.store(static_cast<int64_t>(connections_.size()), std::memory_order_relaxed);
     if (slot_)
         slot_->open_connections.store(
             shutting_down_ ? -1 : static_cast<int32_t>(connections_.size()),

@@ -58,6 +58,8 @@ public:
     AppPool& pool() { return *pool_; }
     char* read_buffer() { return read_buffer_.get(); }
     log::AccessLog* access_log() { return access_log_; }
+    // Where this worker counts requests for /metrics; null with --metrics off (or no slot).
+    master::RequestCounters* counters() { return counters_; }
     bool shutting_down() const { return shutting_down_; }
     void on_connection_closed(Connection* connection);
     // forwarded_allow_ips: may this peer set X-Forwarded-Proto?
@@ -116,6 +118,7 @@ private:
     master::WorkerSlot* slot_;
     pid_t master_pid_;  // the parent at start; a different parent means the master died
     size_t connections_peak_ = 0;  // since the heap was last trimmed
+    master::RequestCounters* counters_ = nullptr;
     uint64_t requests_done_ = 0;
     uint64_t max_requests_ = 0;  // 0: no limit; else max_requests plus this worker's jitter
     // Accepting is ours rather than uv_listen's, so that a worker can leave a connection in

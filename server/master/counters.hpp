@@ -1,0 +1,66 @@
+// Request metrics that a worker keeps in its scoreboard slot: relaxed atomics in shared
+// memory, a handful per request, which the master sums (over live workers and those that
+// have exited) for /metrics. Counting is cheap on purpose: no lock, no allocation.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+namespace cppg::master {
+
+// Upper bounds (seconds) of the latency histograms' buckets, chosen for web requests: from
+// half a millisecond to ten seconds; +Inf is the count.
+inline constexpr double kLatencyBuckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                             0.1,    0.25,  0.5,    1.0,   2.5,  5.0,   10.0};
+inline constexpr size_t kBucketCount = std::size(kLatencyBuckets);
+
+// Methods are folded to the standard ones and "other", so a client cannot make up labels.
+enum class Method : uint8_t { kGet, kHead, kPost, kPut, kDelete, kPatch, kOptions, kConnect, kTrace, kOther };
+inline constexpr size_t kMethodCount = 10;
+Method method_of(std::string_view method);
+std::string_view method_label(size_t index);
+
+inline constexpr int kMinStatus = 100;
+inline constexpr int kMaxStatus = 599;
+inline constexpr size_t kStatusCount = kMaxStatus - kMinStatus + 1;
+
+struct Histogram {
+    std::atomic<uint64_t> buckets[kBucketCount]{};  // per bucket, not cumulative
+    std::atomic<uint64_t> count{0};
+    std::atomic<uint64_t> sum_us{0};
+    void observe(uint64_t microseconds);
+};
+
+struct RequestCounters {
+    std::atomic<uint64_t> requests[kStatusCount][kMethodCount]{};
+    Histogram duration;  // head received -> response done
+    Histogram queue;     // head complete -> app call starts
+    std::atomic<uint64_t> accepted{0};
+    std::atomic<uint64_t> slow{0};
+    std::atomic<int64_t> in_flight{0};
+    std::atomic<int64_t> connections_open{0};
+
+    void count_response(int status, Method method, uint64_t duration_us);
+};
+
+// Plain sums of RequestCounters, for the master's totals and the ones of exited workers.
+struct CounterTotals {
+    uint64_t requests[kStatusCount][kMethodCount]{};
+    struct Sums {
+        uint64_t buckets[kBucketCount]{};
+        uint64_t count = 0;
+        uint64_t sum_us = 0;
+    } duration, queue;
+    uint64_t accepted = 0;
+    uint64_t slow = 0;
+    int64_t in_flight = 0;
+    int64_t connections_open = 0;
+
+    // Adds a worker's counters; `gauges` adds its current gauges too (live workers only).
+    void add(const RequestCounters& c, bool gauges);
+    void add(const CounterTotals& other);
+};
+
+}  // namespace cppg::master
