@@ -18,8 +18,13 @@ def open_fds(pid):
 
 
 def rss_kib(pid):
-    with open("/proc/%d/status" % pid) as f:
-        return int([line for line in f if line.startswith("VmRSS:")][0].split()[1])
+    """Resident KiB, or 0 for a process on its way out (a zombie has no memory)."""
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            lines = [line for line in f if line.startswith("VmRSS:")]
+    except OSError:
+        return 0
+    return int(lines[0].split()[1]) if lines else 0
 
 
 class FaultsTest(ServerCase):
