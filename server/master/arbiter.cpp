@@ -85,6 +85,7 @@ Arbiter::Arbiter(config::Config config, std::vector<Listener> listeners,
     }
     admin_.route("/livez", [this](std::string_view) { return readiness_.livez(); });
     admin_.route("/readyz", [this](std::string_view) { return readiness_.readyz(); });
+    admin_.route("/status", [this](std::string_view query) { return status_page(query); });
     admin_.route("/metrics", [this](std::string_view) -> AdminReply {
         if (config_.settings.metrics != "on") return {404, "metrics are off (--metrics on)\n"};
         return {200, render_prometheus(collect_stats()), "text/plain; version=0.0.4; charset=utf-8"};
@@ -208,6 +209,41 @@ ServiceStats Arbiter::collect_stats() {
         s.listen_queues.push_back(q);
     }
     return s;
+}
+
+AdminReply Arbiter::status_page(std::string_view query) {
+    if (config_.settings.metrics != "on") return {404, "the status page needs --metrics on\n"};
+    StatusView v;
+    v.app = process_name(config_);
+    v.master = getpid();
+    int64_t now = monotonic_ms();
+    v.uptime_ms = now - started_ms_;
+    v.workers_wanted = num_workers_;
+    v.threads_per_worker = static_cast<int>(config_.settings.threads);
+    v.stats = collect_stats();
+    for (const auto& [pid, info] : workers_) {
+        const WorkerSlot& slot = *info.slot;
+        WorkerStatus w;
+        w.pid = pid;
+        bool serving = slot.serving_ms.load(std::memory_order_acquire) > 0;
+        w.state = info.retiring ? "stopping"
+                  : slot.leave_requested_ms.load() ? "leaving"
+                  : info.generation != generation_ ? "previous"
+                  : serving ? "serving" : "booting";
+        w.requests = slot.requests.load(std::memory_order_relaxed);
+        w.age_ms = now - info.booted_ms;
+        w.rss_kib = resident_kib(pid);
+        w.connections = slot.counters.connections_open.load(std::memory_order_relaxed);
+        for (size_t t = 0; t < std::min<size_t>(v.threads_per_worker, kWatchedThreads); ++t) {
+            int64_t started = slot.threads[t].started_ms.load(std::memory_order_acquire);
+            if (started == 0) continue;
+            w.busy.push_back({t, slot.threads[t].request_line, now - started,
+                              slot.threads[t].client_wait_since_ms.load() != 0});
+        }
+        v.workers.push_back(std::move(w));
+    }
+    if (query == "json") return {200, render_status_json(v), "application/json"};
+    return {200, render_status_text(v)};
 }
 
 int Arbiter::poll_timeout_ms() const {

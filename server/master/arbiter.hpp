@@ -20,6 +20,7 @@
 #include "master/metrics.hpp"
 #include "master/readiness.hpp"
 #include "master/scoreboard.hpp"
+#include "master/status.hpp"
 
 namespace cppg::master {
 
@@ -66,6 +67,7 @@ private:
     void retire_generation(int generation, RestartReason reason);
     void sample_listen_queues();
     ServiceStats collect_stats();
+    AdminReply status_page(std::string_view query);
     void handle_signal(int signo);
     void handle_hup();
     void reexec();
@@ -120,6 +122,7 @@ private:
     uint64_t reloads_ = 0;
     uint64_t request_timeouts_ = 0;
     std::vector<uint64_t> listen_queue_max_;  // per entry of listeners_
+    int64_t started_ms_ = monotonic_ms();
 };
 
 }  // namespace cppg::master

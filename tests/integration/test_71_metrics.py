@@ -153,6 +153,33 @@ class MetricsTest(ServerCase):
         wait_until(lambda: self.scrape().get("cppgunicorn_listen_queue", listener=label) == 0, DEFAULT_TIMEOUT)
         self.assertEqual(self.scrape().get("cppgunicorn_listen_queue_max", listener=label), 5)
 
+    def test_status_page_shows_each_worker_and_the_running_requests(self):
+        import json
+        server = self.serve("--workers", "2", "--threads", "2")
+        workers = server.wait_workers(2)
+        for _ in range(4):
+            server.get("/pid")
+        slow = threading.Thread(target=lambda: server.get("/sleep?ms=%d" % (1500 * TIME_SCALE), timeout=T))
+        slow.start()
+        self.addCleanup(slow.join)
+        def running():
+            doc = json.loads(fetch(self.admin, "/status?json").body)
+            return doc if any(w["busy_threads"] for w in doc["workers"]) else None
+        doc = wait_until(running, DEFAULT_TIMEOUT, what="a busy thread on /status")
+        self.assertEqual(sorted(w["pid"] for w in doc["workers"]), workers)
+        self.assertEqual({w["state"] for w in doc["workers"]}, {"serving"})
+        self.assertEqual(doc["requests"], 4)
+        self.assertEqual(sum(w["requests"] for w in doc["workers"]), 4)
+        busy = [t for w in doc["workers"] for t in w["busy_threads"]]
+        self.assertEqual(busy[0]["request"], "GET /sleep?ms=%d" % (1500 * TIME_SCALE))
+        self.assertGreaterEqual(busy[0]["running_ms"], 0)
+        self.assertTrue(all(w["rss_kib"] > 0 for w in doc["workers"]))
+        text = fetch(self.admin, "/status").body.decode()
+        self.assertIn("workers:             2 of 2 serving", text)
+        self.assertIn("GET /sleep?ms=", text)
+        for pid in workers:
+            self.assertIn("\n%d " % pid, text)
+
     def test_metrics_off(self):
         self.serve("--metrics", "off")
         self.assertEqual(fetch(self.admin, "/metrics").status, 404)
