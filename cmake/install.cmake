@@ -36,7 +36,7 @@ configure_file(packaging/pkgconfig/cppgunicorn.pc.in ${CMAKE_BINARY_DIR}/packagi
 install(FILES ${CMAKE_BINARY_DIR}/packaging/cppgunicorn.pc DESTINATION ${CMAKE_INSTALL_DATADIR}/pkgconfig)
 
 install(FILES README.md docs/quickstart.md docs/settings.md docs/plugin-guide.md docs/plugin-abi.md
-              docs/deployment.md docs/signals.md docs/architecture.md docs/reliability.md
+              docs/deployment.md docs/signals.md docs/architecture.md docs/reliability.md docs/operations.md
         DESTINATION ${CMAKE_INSTALL_DOCDIR})
 install(FILES packaging/debian/copyright DESTINATION ${CMAKE_INSTALL_DOCDIR})
 

@@ -2,7 +2,7 @@
 # Installs what is missing, builds, and runs every test:
 #   1. Release build (-Werror): unit tests, integration tests, the benchmark smoke test;
 #   2. the Debian package from that build (as root): lintian, install, an app built against
-#      it, purge (packaging/tests/deb.sh);
+#      it, purge (packaging/tests/deb.sh); the Kubernetes manifests against the API schemas;
 #   3. AddressSanitizer + UBSan build: unit and integration tests;
 #   4. ThreadSanitizer build: unit and integration tests;
 #   5. short libFuzzer runs over the HTTP request parser and the configuration loader.
@@ -24,6 +24,8 @@ run_suite() {  # name, build dir, extra cmake args...
 run_suite "release" build -DCMAKE_BUILD_TYPE=Release
 echo "=== package ===" >&2
 packaging/tests/deb.sh build
+echo "=== kubernetes manifests ===" >&2
+packaging/tests/kubernetes.sh build
 if [[ "${CPPG_FULL:-0}" == 1 ]]; then
   echo "=== container image (podman) ===" >&2
   packaging/tests/docker.sh build

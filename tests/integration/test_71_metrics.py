@@ -180,6 +180,25 @@ class MetricsTest(ServerCase):
         for pid in workers:
             self.assertIn("\n%d " % pid, text)
 
+    def test_dashboard_alerts_and_docs_use_exactly_the_served_metrics(self):
+        import json
+        import re
+        server = self.serve()
+        server.get("/pid")
+        scrape = self.scrape()
+        served = {name for name, _ in scrape.samples}
+        root = os.path.join(os.path.dirname(__file__), "..", "..")
+        dashboard = json.load(open(os.path.join(root, "packaging", "grafana", "cppgunicorn.json")))
+        exprs = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
+        exprs.append(open(os.path.join(root, "packaging", "prometheus", "alerts.yml")).read())
+        used = {m for e in exprs for m in re.findall(r"\b(?:cppgunicorn|process)_[a-z_]+", e)}
+        self.assertTrue(used)
+        self.assertEqual(used - served, set(), "the dashboard or the alerts use metrics /metrics does not serve")
+        docs = open(os.path.join(root, "docs", "operations.md")).read()
+        families = {n for n in scrape.types if n.startswith("cppgunicorn_")}
+        undocumented = {n for n in families if n not in docs and n + "_total" not in docs}
+        self.assertEqual(undocumented, set(), "metrics missing from docs/operations.md")
+
     def test_metrics_off(self):
         self.serve("--metrics", "off")
         self.assertEqual(fetch(self.admin, "/metrics").status, 404)

@@ -1,0 +1,93 @@
+#!/usr/bin/python3
+"""The cost of --metrics: the hello app under wrk with metrics on and off, in interleaved
+rounds, each on a fresh server; reports the server's CPU time per request (master and
+workers, from /proc) and requests per second, as medians, and the difference.
+
+    bench/metrics_cost.py [--rounds 5] [--duration 5] [--workers 2] [--threads 1] [--build build]
+
+Goal (issue 12): metrics on costs at most 3 % more CPU per request than off."""
+import argparse
+import os
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cpu_ticks(pid):
+    total = 0
+    pids = [pid]
+    try:
+        with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+            pids += [int(p) for p in f.read().split()]
+    except OSError:
+        pass
+    for p in pids:
+        try:
+            with open("/proc/%d/stat" % p) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except OSError:
+            pass
+    return total
+
+
+def one_round(args, metrics):
+    port = free_port()
+    server = subprocess.Popen([os.path.join(args.build, "cppgunicorn"), "--bind", "127.0.0.1:%d" % port,
+                               "--workers", args.workers, "--threads", args.threads, "--metrics", metrics,
+                               os.path.join(args.build, "examples", "hello.so")],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(200):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.02)
+        subprocess.run(["wrk", "-t1", "-c64", "-d1s", "http://127.0.0.1:%d/" % port], capture_output=True)
+        before = cpu_ticks(server.pid)
+        out = subprocess.run(["wrk", "-t1", "-c64", "-d%ds" % args.duration, "http://127.0.0.1:%d/" % port],
+                             capture_output=True, text=True).stdout
+        used = cpu_ticks(server.pid) - before
+        requests = int(re.search(r"(\d+) requests in", out).group(1))
+        rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+        return used / TICK * 1e6 / requests, rps
+    finally:
+        server.terminate()
+        server.wait()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--duration", type=int, default=5)
+    ap.add_argument("--workers", default="2")
+    ap.add_argument("--threads", default="1")
+    ap.add_argument("--build", default=os.path.join(HERE, "..", "build"))
+    args = ap.parse_args()
+    results = {"on": [], "off": []}
+    for r in range(args.rounds):
+        for metrics in (("on", "off") if r % 2 == 0 else ("off", "on")):
+            results[metrics].append(one_round(args, metrics))
+    med = {k: (statistics.median(c for c, _ in v), statistics.median(x for _, x in v)) for k, v in results.items()}
+    for k in ("off", "on"):
+        print("metrics %-3s  %6.2f us CPU/request  %8.0f req/s   (rounds: %s)" % (
+            k, med[k][0], med[k][1], ", ".join("%.2f" % c for c, _ in results[k])))
+    print("difference: %+.1f %% CPU per request (goal: within 3 %%)" % ((med["on"][0] / med["off"][0] - 1) * 100))
+    print("command: %s" % " ".join(sys.argv))
+
+
+if __name__ == "__main__":
+    main()
