@@ -7,7 +7,8 @@
 #   4. ThreadSanitizer build: unit and integration tests;
 #   5. short libFuzzer runs over the HTTP request parser and the configuration loader.
 # Set CPPG_QUICK=1 to run only steps 1 and 2. CPPG_FULL=1 adds the container tests
-# (packaging/tests/docker.sh, packaging/tests/systemd-e2e.sh), which need podman and minutes.
+# (packaging/tests/docker.sh, packaging/tests/systemd-e2e.sh), which need podman and minutes,
+# and a real Prometheus scraping the server (packaging/tests/prometheus.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh test
@@ -31,6 +32,8 @@ if [[ "${CPPG_FULL:-0}" == 1 ]]; then
   packaging/tests/docker.sh build
   echo "=== systemd as PID 1 (podman) ===" >&2
   packaging/tests/systemd-e2e.sh build
+  echo "=== a real Prometheus scraping /metrics ===" >&2
+  packaging/tests/prometheus.sh build
 fi
 if [[ "${CPPG_QUICK:-0}" != 1 ]]; then
   run_suite "asan+ubsan" build-asan -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=clang \
