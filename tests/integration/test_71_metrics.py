@@ -54,9 +54,22 @@ class MetricsTest(ServerCase):
         self.assertEqual(resp.header("Content-Type"), "text/plain; version=0.0.4; charset=utf-8")
         return Scrape(resp.body.decode())
 
+    def settle(self, server):
+        """Start-up's port probe waits in the backlog until a worker accepts it; under load that
+        can land after a test's first scrape, so wait until nothing is queued or open."""
+        label = "http://127.0.0.1:%d" % server.port
+
+        def idle():
+            s = self.scrape()
+            return s.get("cppgunicorn_listen_queue", listener=label) == 0 and \
+                s.get("cppgunicorn_connections", state="active") == 0 and \
+                s.get("cppgunicorn_connections", state="idle") == 0
+        wait_until(idle, DEFAULT_TIMEOUT, what="no queued or open connections")
+
     def test_exact_counts_by_code_and_method(self):
         server = self.serve("--workers", "2", "--threads", "2")
         server.wait_workers(2)
+        self.settle(server)
         before = self.scrape()
         for _ in range(7):
             server.get("/pid")
@@ -138,6 +151,7 @@ class MetricsTest(ServerCase):
     def test_listen_queue_while_workers_are_paused(self):
         server = self.serve("--workers", "1")
         worker = server.wait_workers(1)[0]
+        self.settle(server)
         os.kill(worker, signal.SIGSTOP)
         self.addCleanup(lambda: os.kill(worker, signal.SIGCONT))
         socks = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(5)]
