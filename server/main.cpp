@@ -13,7 +13,8 @@
 #include "version.hpp"
 #include "master/arbiter.hpp"
 #include "master/probe.hpp"
-#include "master/process.hpp"
+#include "worker/host_api.hpp"
+#include "shared/process.hpp"
 
 namespace {
 
@@ -46,9 +47,9 @@ std::variant<std::unique_ptr<cppg::app::Plugin>, std::string> preload_app(
     auto loaded = cppg::app::Plugin::load(config.app_path);
     if (std::holds_alternative<std::string>(loaded)) return loaded;
     auto& plugin = std::get<std::unique_ptr<cppg::app::Plugin>>(loaded);
-    cppg::app::set_preloaded(true);
-    auto err = plugin->init(config.app_args);
-    cppg::app::set_preloaded(false);
+    cppg::worker::set_preloaded(true);
+    auto err = plugin->init(config.app_args, cppg::worker::host_table());
+    cppg::worker::set_preloaded(false);
     if (err) return *err;
     return loaded;
 }
@@ -94,7 +95,7 @@ int main(int argc, char** argv) {
     // arriving during start-up is then handled, not fatal.
     sigset_t handled = cppg::master::Arbiter::handled_signals();
     pthread_sigmask(SIG_BLOCK, &handled, nullptr);
-    cppg::master::init_process_title(argc, argv);
+    cppg::shared::init_process_title(argc, argv);
     auto config = cppg::config::load_config(std::vector<std::string>(argv + 1, argv + argc),
                                             cppg::config::process_environment());
     if (auto* err = std::get_if<cppg::config::ConfigError>(&config)) {
@@ -116,7 +117,7 @@ int main(int argc, char** argv) {
     }
     const auto& settings = cmd.settings;
     // First, so that log files and the app path are relative to --chdir.
-    if (auto err = cppg::master::apply_process_settings(cmd)) {
+    if (auto err = cppg::shared::apply_process_settings(cmd)) {
         std::fprintf(stderr, "cppgunicorn: error: %s\n", err->c_str());
         return kExitConfig;
     }
@@ -143,13 +144,13 @@ int main(int argc, char** argv) {
     auto listeners = std::move(std::get<std::vector<cppg::master::Listener>>(opened));
     pid_t old_master = cppg::master::upgrading_master();
     if (settings.daemon && !upgraded) {  // the old master already detached; its child stays put
-        if (auto err = cppg::master::daemonize()) return fail(kExitBindFailed, *err);
+        if (auto err = cppg::shared::daemonize()) return fail(kExitBindFailed, *err);
     }
     for (const auto& l : listeners) {
         bool admin = l.role == cppg::master::Listener::Role::kAdmin;
         spdlog::info("{}: {} ({})", admin ? "Admin listener at" : "Listening at", l.url, getpid());
     }
-    cppg::master::set_process_title("cppgunicorn: master [" + cppg::master::process_name(cmd) + "]");
+    cppg::shared::set_process_title("cppgunicorn: master [" + cppg::shared::process_name(cmd) + "]");
 
     cppg::master::Arbiter arbiter(std::move(cmd), std::move(listeners), std::move(preloaded));
     if (old_master) arbiter.started_by_upgrade(old_master);

@@ -107,7 +107,7 @@ Plugin::~Plugin() {
     // The library stays mapped: app threads or atexit handlers may still point into it.
 }
 
-std::optional<std::string> Plugin::init(const std::vector<std::string>& args) {
+std::optional<std::string> Plugin::init(const std::vector<std::string>& args, const cppg_host_t* host) {
     args_ = args;
     argv_.clear();
     for (const auto& a : args_) argv_.push_back(a.c_str());
@@ -115,7 +115,7 @@ std::optional<std::string> Plugin::init(const std::vector<std::string>& args) {
     if (app_->init == nullptr) return initialized_ = true, std::nullopt;
     int rc = 0;
     try {
-        rc = app_->init(host_table(), static_cast<int>(args_.size()), argv_.data(), &state_);
+        rc = app_->init(host, static_cast<int>(args_.size()), argv_.data(), &state_);
     } catch (const std::exception& e) {
         return "app '" + path_ + "' init threw: " + e.what();
     } catch (...) {

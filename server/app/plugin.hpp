@@ -19,8 +19,9 @@ public:
     Plugin(const Plugin&) = delete;
     Plugin& operator=(const Plugin&) = delete;
 
-    // Calls the app's init once with its arguments; an error message on failure.
-    std::optional<std::string> init(const std::vector<std::string>& args);
+    // Calls the app's init once with its arguments and the host's function table; an error
+    // message on failure.
+    std::optional<std::string> init(const std::vector<std::string>& args, const cppg_host_t* host);
     // Calls the app's handle. Never throws: a C++ exception escaping a misbehaving app is
     // caught and reported through `threw`.
     int handle(cppg_request_t* request, bool& threw) const noexcept;
@@ -49,12 +50,5 @@ private:
     std::vector<std::string> args_;
     std::vector<const char*> argv_;
 };
-
-// The host function table given to every app.
-const cppg_host_t* host_table();
-// What host->preloaded() answers: set in the master around a --preload init.
-void set_preloaded(bool preloaded);
-// What host->current_request() answers on the calling thread (null outside a request).
-void set_current_request(cppg_request_t* request);
 
 }  // namespace cppg::app

@@ -9,7 +9,7 @@
 
 #include "http/parser.hpp"
 #include "http/response.hpp"
-#include "master/scoreboard.hpp"
+#include "shared/scoreboard.hpp"
 
 namespace cppg::master {
 
@@ -70,7 +70,7 @@ void AdminServer::route(std::string path, Handler handler) {
 }
 
 void AdminServer::collect_pollfds(std::vector<pollfd>& out) const {
-    bool accepting = !paused_ && monotonic_ms() >= accept_resume_ms_;
+    bool accepting = !paused_ && shared::monotonic_ms() >= accept_resume_ms_;
     for (int fd : listen_fds_) out.push_back({fd, static_cast<short>(accepting ? POLLIN : 0), 0});
     for (const auto& c : connections_)
         out.push_back({c->fd, static_cast<short>(c->out.empty() ? POLLIN : POLLOUT), 0});
@@ -82,14 +82,14 @@ void AdminServer::on_poll(const pollfd* fds, size_t count) {
     size_t known = std::min(count - listeners, connections_.size());
     for (size_t i = 0; i < known; ++i)
         if (fds[listeners + i].revents) serve(*connections_[i]);
-    int64_t now = monotonic_ms();
+    int64_t now = shared::monotonic_ms();
     for (size_t i = 0; i < listeners; ++i)
         if (fds[i].revents & POLLIN) accept_clients(fds[i].fd, now);
     expire(now);
 }
 
 int64_t AdminServer::next_deadline_ms() const {
-    int64_t next = accept_resume_ms_ > monotonic_ms() ? accept_resume_ms_ : 0;
+    int64_t next = accept_resume_ms_ > shared::monotonic_ms() ? accept_resume_ms_ : 0;
     for (const auto& c : connections_)
         if (next == 0 || c->deadline_ms < next) next = c->deadline_ms;
     return next;
@@ -127,7 +127,7 @@ void AdminServer::accept_clients(int listen_fd, int64_t now_ms) {
 void AdminServer::serve(Connection& c) {
     if (c.out.empty()) {
         if (!read_request(c)) return;
-        c.deadline_ms = monotonic_ms() + kWriteDeadlineMs;
+        c.deadline_ms = shared::monotonic_ms() + kWriteDeadlineMs;
     }
     while (c.sent < c.out.size()) {
         ssize_t n = send(c.fd, c.out.data() + c.sent, c.out.size() - c.sent, MSG_NOSIGNAL);

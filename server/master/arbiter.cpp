@@ -19,9 +19,9 @@
 #include <spdlog/spdlog.h>
 
 #include "log/logging.hpp"
-#include "master/process.hpp"
+#include "shared/process.hpp"
 #include "master/signals.hpp"
-#include "master/worker_process.hpp"
+#include "worker/boot.hpp"
 
 namespace cppg::master {
 
@@ -133,10 +133,10 @@ int Arbiter::run() {
                  config_.settings.threads);
     if (config_.settings.reload) watch_files();
     manage_workers();
-    readiness_.update(observe_workers(), monotonic_ms());  // before the first probe is answered
+    readiness_.update(observe_workers(), shared::monotonic_ms());  // before the first probe is answered
     while (!exit_code_) {
         wait_for_events();
-        if (reload_due_ms_ && monotonic_ms() >= reload_due_ms_ && !stopping_) {
+        if (reload_due_ms_ && shared::monotonic_ms() >= reload_due_ms_ && !stopping_) {
             reload_due_ms_ = 0;
             spdlog::info("reload: a watched file changed; restarting the workers");
             handle_hup();
@@ -144,7 +144,7 @@ int Arbiter::run() {
         reap_workers();
         murder_workers();
         manage_workers();
-        readiness_.update(observe_workers(), monotonic_ms());
+        readiness_.update(observe_workers(), shared::monotonic_ms());
         sample_listen_queues();
         if (stopping_ && workers_.empty()) exit_code_ = halt_code_.value_or(0);
     }
@@ -193,7 +193,7 @@ ServiceStats Arbiter::collect_stats() {
         s.totals.add(info.slot->counters, true);
         if (info.retiring || info.slot->serving_ms.load(std::memory_order_acquire) == 0) continue;
         int busy = 0;
-        for (int t = 0; t < std::min<int>(threads, static_cast<int>(kWatchedThreads)); ++t)
+        for (int t = 0; t < std::min<int>(threads, static_cast<int>(shared::kWatchedThreads)); ++t)
             busy += info.slot->threads[t].started_ms.load(std::memory_order_relaxed) != 0;
         s.threads_busy += busy;
         s.threads_idle += threads - busy;
@@ -214,15 +214,15 @@ ServiceStats Arbiter::collect_stats() {
 AdminReply Arbiter::status_page(std::string_view query) {
     if (config_.settings.metrics != "on") return {404, "the status page needs --metrics on\n"};
     StatusView v;
-    v.app = process_name(config_);
+    v.app = shared::process_name(config_);
     v.master = getpid();
-    int64_t now = monotonic_ms();
+    int64_t now = shared::monotonic_ms();
     v.uptime_ms = now - started_ms_;
     v.workers_wanted = num_workers_;
     v.threads_per_worker = static_cast<int>(config_.settings.threads);
     v.stats = collect_stats();
     for (const auto& [pid, info] : workers_) {
-        const WorkerSlot& slot = *info.slot;
+        const shared::WorkerSlot& slot = *info.slot;
         WorkerStatus w;
         w.pid = pid;
         bool serving = slot.serving_ms.load(std::memory_order_acquire) > 0;
@@ -234,7 +234,7 @@ AdminReply Arbiter::status_page(std::string_view query) {
         w.age_ms = now - info.booted_ms;
         w.rss_kib = resident_kib(pid);
         w.connections = slot.counters.connections_open.load(std::memory_order_relaxed);
-        for (size_t t = 0; t < std::min<size_t>(v.threads_per_worker, kWatchedThreads); ++t) {
+        for (size_t t = 0; t < std::min<size_t>(v.threads_per_worker, shared::kWatchedThreads); ++t) {
             int64_t started = slot.threads[t].started_ms.load(std::memory_order_acquire);
             if (started == 0) continue;
             w.busy.push_back({t, slot.threads[t].request_line, now - started,
@@ -247,7 +247,7 @@ AdminReply Arbiter::status_page(std::string_view query) {
 }
 
 int Arbiter::poll_timeout_ms() const {
-    int64_t now = monotonic_ms();
+    int64_t now = shared::monotonic_ms();
     int64_t timeout = std::min<int64_t>(1000, readiness_.next_wake_ms(now) - now);
     if (int64_t admin = admin_.next_deadline_ms()) timeout = std::min(timeout, admin - now);
     if (next_spawn_ms_ > now) timeout = std::min(timeout, next_spawn_ms_ - now);
@@ -293,7 +293,7 @@ void Arbiter::read_file_events() {
             off += static_cast<ssize_t>(sizeof(inotify_event) + ev->len);
             if (ev->len == 0) continue;
             for (const auto& [wd, name] : watched_)
-                if (wd == ev->wd && name == ev->name) reload_due_ms_ = monotonic_ms() + kReloadQuietMs;
+                if (wd == ev->wd && name == ev->name) reload_due_ms_ = shared::monotonic_ms() + kReloadQuietMs;
         }
     }
 }
@@ -309,7 +309,7 @@ void Arbiter::handle_signal(int signo) {
         case SIGHUP: return handle_hup();
         case SIGUSR1: {
             log::reopen_files();
-            auto [uid, gid] = worker_ids(config_.settings);
+            auto [uid, gid] = shared::worker_ids(config_.settings);
             log::prepare_files_for_workers(config_.settings, uid, gid);
             spdlog::info("USR1: log files reopened");
             for (auto& [pid, info] : workers_) kill(pid, SIGUSR1);
@@ -391,7 +391,7 @@ void Arbiter::begin_stop(bool graceful) {
     // Workers enforce graceful_timeout themselves (closing what is left and logging it); the
     // master's SIGKILL comes a little later, for a worker that cannot even do that.
     int64_t grace = graceful ? config_.settings.graceful_timeout * 1000 + kKillMarginMs : kQuickStopMs;
-    stop_deadline_ms_ = monotonic_ms() + grace;
+    stop_deadline_ms_ = shared::monotonic_ms() + grace;
     for (auto& [pid, info] : workers_) retire_worker(pid, graceful ? SIGTERM : SIGQUIT, RestartReason::kScale);
 }
 
@@ -405,7 +405,7 @@ namespace {
     setenv(kOldMasterVar, std::to_string(old_master).c_str(), 1);
     // systemd's watchdog follows the main process, which the new master claims to be.
     if (std::getenv("WATCHDOG_USEC")) setenv("WATCHDOG_PID", std::to_string(getpid()).c_str(), 1);
-    const auto& cmd = original_command();
+    const auto& cmd = shared::original_command();
     std::vector<char*> argv;
     for (const auto& a : cmd) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
@@ -492,7 +492,7 @@ void Arbiter::reexec() {
     readiness_.upgrade_started();
     admin_.pause(true);  // the new master answers probes on the shared admin socket
     spdlog::info("USR2: started a new master (pid {}) from {}; once it serves, send WINCH and "
-                 "then TERM to this master (pid {})", pid, original_command()[0], getpid());
+                 "then TERM to this master (pid {})", pid, shared::original_command()[0], getpid());
 }
 
 void Arbiter::on_reexec_exit() {
@@ -534,7 +534,7 @@ void Arbiter::close_listeners() {
 // ---- workers ----
 
 void Arbiter::spawn_worker() {
-    WorkerSlot* slot = scoreboard_.claim(-1);
+    shared::WorkerSlot* slot = scoreboard_.claim(-1);
     if (slot == nullptr) {
         spdlog::error("no free scoreboard slot for another worker");
         return;
@@ -556,10 +556,10 @@ void Arbiter::spawn_worker() {
         admin_.close_in_child();
         SystemdNotifier::forget_in_child();
         slot->pid.store(getpid());
-        run_worker(config_, listen_fds_, slot, handled_signals(), preloaded_.get());
+        worker::run_worker(config_, listen_fds_, slot, handled_signals(), preloaded_.get());
     }
     slot->pid.store(pid);
-    workers_[pid] = WorkerInfo{slot, generation_, monotonic_ms(), 0, false};
+    workers_[pid] = WorkerInfo{slot, generation_, shared::monotonic_ms(), 0, false};
 }
 
 // A worker that counts toward --workers: of the current generation, not being retired, and
@@ -574,7 +574,7 @@ void Arbiter::manage_workers() {
     finish_reload_if_ready();
     int current = 0;
     for (const auto& [pid, info] : workers_) current += stays(info) ? 1 : 0;
-    if (current < num_workers_ && monotonic_ms() >= next_spawn_ms_) {
+    if (current < num_workers_ && shared::monotonic_ms() >= next_spawn_ms_) {
         for (; current < num_workers_; ++current) spawn_worker();
     }
     while (current > num_workers_) {
@@ -660,8 +660,8 @@ void Arbiter::reap_workers() {
 
 void Arbiter::on_worker_exit(pid_t pid, int status, WorkerInfo& info, const std::string& boot_error) {
     if (!stopping_) ++restarts_[static_cast<size_t>(info.retiring ? info.reason : RestartReason::kCrash)];
-    bool boot_failure = WIFEXITED(status) && (WEXITSTATUS(status) == kWorkerBootError ||
-                                              WEXITSTATUS(status) == kWorkerAppLoadError);
+    bool boot_failure = WIFEXITED(status) && (WEXITSTATUS(status) == worker::kWorkerBootError ||
+                                              WEXITSTATUS(status) == worker::kWorkerAppLoadError);
     if (reload_ && info.generation == generation_ && !info.retiring && !stopping_) {
         abort_reload("new worker (pid " + std::to_string(pid) + ") " + describe_status(status) +
                      (boot_error.empty() ? "" : ": " + boot_error));
@@ -669,10 +669,10 @@ void Arbiter::on_worker_exit(pid_t pid, int status, WorkerInfo& info, const std:
     }
     if (boot_failure && !stopping_ && !info.retiring) {  // at start: gunicorn's halt
         halt("Worker (pid:" + std::to_string(pid) + ") failed to boot (" +
-                 (WEXITSTATUS(status) == kWorkerAppLoadError ? "the app failed to load"
+                 (WEXITSTATUS(status) == worker::kWorkerAppLoadError ? "the app failed to load"
                                                              : "boot error") +
                  "; see its log line above)",
-             kWorkerBootError);
+             worker::kWorkerBootError);
         return;
     }
     bool expected = info.retiring || stopping_;
@@ -684,12 +684,12 @@ void Arbiter::on_worker_exit(pid_t pid, int status, WorkerInfo& info, const std:
         spdlog::error("Worker (pid:{}) {}", pid, describe_status(status));
     else
         spdlog::info("Worker (pid:{}) exited", pid);
-    if (!expected && !info.served && monotonic_ms() - info.booted_ms < kRapidFailureMs) {
+    if (!expected && !info.served && shared::monotonic_ms() - info.booted_ms < kRapidFailureMs) {
         // Dying before serving, again and again: wait longer each time instead of spinning.
         // A worker that served and then died (a crash in a request, kill -9) is replaced at once.
         ++rapid_failures_;
         int64_t delay = std::min<int64_t>(100LL << std::min(rapid_failures_, 7), 10000);
-        next_spawn_ms_ = monotonic_ms() + delay;
+        next_spawn_ms_ = shared::monotonic_ms() + delay;
         spdlog::warn("worker died {} time(s) in a row right after boot; next spawn in {} ms",
                         rapid_failures_, delay);
     } else if (!expected) {
@@ -699,7 +699,7 @@ void Arbiter::on_worker_exit(pid_t pid, int status, WorkerInfo& info, const std:
 
 // Workers whose loop stopped beating, or with one request running past the timeout.
 void Arbiter::murder_workers() {
-    int64_t now = monotonic_ms();
+    int64_t now = shared::monotonic_ms();
     if (stopping_ && now >= stop_deadline_ms_) {
         for (auto& [pid, info] : workers_) kill(pid, SIGKILL);
         stop_deadline_ms_ = now + 1000;
@@ -716,7 +716,7 @@ void Arbiter::murder_workers() {
             continue;
         }
         if (timeout_ms == 0) continue;
-        WorkerSlot& s = *info.slot;
+        shared::WorkerSlot& s = *info.slot;
         for (auto& t : s.threads) {
             int64_t started = t.started_ms.load(std::memory_order_acquire);
             if (started == 0 || now - started <= timeout_ms) continue;
@@ -741,7 +741,7 @@ void Arbiter::abort_worker(pid_t pid, WorkerInfo& info, pid_t tid, const std::st
     spdlog::error("WORKER TIMEOUT (pid:{}): {} (timeout {} s); aborting thread {}; its "
                   "backtrace follows",
                   pid, why, config_.settings.timeout, tid);
-    info.abort_sent_ms = monotonic_ms();
+    info.abort_sent_ms = shared::monotonic_ms();
     info.retiring = true;
     info.reason = RestartReason::kTimeout;
     ++request_timeouts_;
@@ -755,7 +755,7 @@ void Arbiter::halt(const std::string& reason, int code) {
     stopping_ = true;
     readiness_.stop_started(false, old_master_alive());
     close_listeners();
-    stop_deadline_ms_ = monotonic_ms() + kQuickStopMs;
+    stop_deadline_ms_ = shared::monotonic_ms() + kQuickStopMs;
     halt_code_ = code;
 }
 

@@ -19,7 +19,7 @@
 #include "master/listener.hpp"
 #include "master/metrics.hpp"
 #include "master/readiness.hpp"
-#include "master/scoreboard.hpp"
+#include "shared/scoreboard.hpp"
 #include "master/status.hpp"
 
 namespace cppg::master {
@@ -45,7 +45,7 @@ public:
 
 private:
     struct WorkerInfo {
-        WorkerSlot* slot = nullptr;
+        shared::WorkerSlot* slot = nullptr;
         int generation = 0;
         int64_t booted_ms = 0;
         int64_t abort_sent_ms = 0;  // SIGABRT sent for a timeout; SIGKILL follows
@@ -91,7 +91,7 @@ private:
     AdminServer admin_;               // --admin-bind, served by this loop
     Readiness readiness_;
     std::unique_ptr<app::Plugin> preloaded_;
-    Scoreboard scoreboard_;
+    shared::Scoreboard scoreboard_;
     std::map<pid_t, WorkerInfo> workers_;
     int num_workers_;
     int generation_ = 0;
@@ -117,12 +117,12 @@ private:
     int reexec_pidfd_ = -1;           // readable once that new master has exited
     int old_master_pidfd_ = -1;       // the master whose USR2 started this one (readable: gone)
     uint64_t requests_of_exited_ = 0; // requests served by workers that have exited
-    CounterTotals counters_of_exited_;  // everything they counted, so totals never go back
+    shared::CounterTotals counters_of_exited_;  // everything they counted, so totals never go back
     uint64_t restarts_[kRestartReasonCount]{};
     uint64_t reloads_ = 0;
     uint64_t request_timeouts_ = 0;
     std::vector<uint64_t> listen_queue_max_;  // per entry of listeners_
-    int64_t started_ms_ = monotonic_ms();
+    int64_t started_ms_ = shared::monotonic_ms();
 };
 
 }  // namespace cppg::master

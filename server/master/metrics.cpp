@@ -57,13 +57,13 @@ public:
     void sample(const std::string& name, const std::string& labels, double value) {
         out_ += name + (labels.empty() ? "" : "{" + labels + "}") + " " + number(value) + "\n";
     }
-    void histogram(const char* name, const char* help, const CounterTotals::Sums& h) {
+    void histogram(const char* name, const char* help, const shared::CounterTotals::Sums& h) {
         family(name, "histogram", help);
         uint64_t cumulative = 0;
-        for (size_t i = 0; i < kBucketCount; ++i) {
+        for (size_t i = 0; i < shared::kBucketCount; ++i) {
             cumulative += h.buckets[i];
             char le[16];
-            std::snprintf(le, sizeof le, "%g", kLatencyBuckets[i]);
+            std::snprintf(le, sizeof le, "%g", shared::kLatencyBuckets[i]);
             sample(std::string(name) + "_bucket", "le=\"" + std::string(le) + "\"",
                    static_cast<double>(cumulative));
         }
@@ -81,12 +81,12 @@ void render_requests(Exposition& e, const ServiceStats& s) {
     e.family("cppgunicorn_http_requests_total", "counter",
              "HTTP requests answered, by exact status code and method (other for non-standard "
              "methods; 499 when the client went away first).");
-    for (size_t code = 0; code < kStatusCount; ++code)
-        for (size_t m = 0; m < kMethodCount; ++m)
+    for (size_t code = 0; code < shared::kStatusCount; ++code)
+        for (size_t m = 0; m < shared::kMethodCount; ++m)
             if (uint64_t n = s.totals.requests[code][m])
                 e.sample("cppgunicorn_http_requests_total",
-                         "code=\"" + std::to_string(code + kMinStatus) + "\",method=\"" +
-                             std::string(method_label(m)) + "\"",
+                         "code=\"" + std::to_string(code + shared::kMinStatus) + "\",method=\"" +
+                             std::string(shared::method_label(m)) + "\"",
                          static_cast<double>(n));
     e.histogram("cppgunicorn_http_request_duration_seconds",
                 "Time from a request's head received to its response done.", s.totals.duration);

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "master/counters.hpp"
+#include "shared/counters.hpp"
 
 namespace cppg::master {
 
@@ -25,7 +25,7 @@ struct ListenQueue {
 };
 
 struct ServiceStats {
-    CounterTotals totals;
+    shared::CounterTotals totals;
     int workers_serving = 0;
     int threads_busy = 0;
     int threads_idle = 0;

@@ -10,7 +10,7 @@
 #include <variant>
 
 #include "config/address.hpp"
-#include "master/scoreboard.hpp"
+#include "shared/scoreboard.hpp"
 
 namespace cppg::master {
 
@@ -47,7 +47,7 @@ int connect_to(const config::BindAddress& address, int64_t deadline, std::string
     int rc = connect(fd, reinterpret_cast<sockaddr*>(&ss), len);
     if (rc != 0 && errno == EINPROGRESS) {
         pollfd p{fd, POLLOUT, 0};
-        int64_t left = deadline - monotonic_ms();
+        int64_t left = deadline - shared::monotonic_ms();
         int err = ETIMEDOUT;
         socklen_t err_len = sizeof err;
         if (left > 0 && poll(&p, 1, static_cast<int>(left)) == 1)
@@ -67,7 +67,7 @@ int connect_to(const config::BindAddress& address, int64_t deadline, std::string
 bool read_answer(int fd, int64_t deadline, std::string& answer) {
     char buf[4096];
     while (answer.size() < kMaxAnswerBytes) {
-        int64_t left = deadline - monotonic_ms();
+        int64_t left = deadline - shared::monotonic_ms();
         pollfd p{fd, POLLIN, 0};
         if (left <= 0 || poll(&p, 1, static_cast<int>(left)) <= 0) return false;
         ssize_t n = read(fd, buf, sizeof buf);
@@ -88,7 +88,7 @@ int run_probe(const std::string& admin_address, const std::string& path) {
     auto parsed = config::parse_bind_address(admin_address);
     std::string error;
     int fd = -1;
-    int64_t deadline = monotonic_ms() + kProbeTimeoutMs;
+    int64_t deadline = shared::monotonic_ms() + kProbeTimeoutMs;
     if (auto* err = std::get_if<std::string>(&parsed)) error = *err;
     else fd = connect_to(std::get<config::BindAddress>(parsed), deadline, error);
     if (fd < 0) {

@@ -11,7 +11,7 @@ namespace cppg::master {
 
 namespace {
 
-uint64_t total_requests(const CounterTotals& t) {
+uint64_t total_requests(const shared::CounterTotals& t) {
     uint64_t n = 0;
     for (const auto& by_method : t.requests)
         for (uint64_t v : by_method) n += v;

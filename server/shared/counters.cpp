@@ -1,6 +1,6 @@
-#include "master/counters.hpp"
+#include "shared/counters.hpp"
 
-namespace cppg::master {
+namespace cppg::shared {
 
 namespace {
 
@@ -70,4 +70,4 @@ void CounterTotals::add(const CounterTotals& other) {
     connections_open += other.connections_open;
 }
 
-}  // namespace cppg::master
+}  // namespace cppg::shared

@@ -8,7 +8,7 @@
 #include <cstdint>
 #include <string_view>
 
-namespace cppg::master {
+namespace cppg::shared {
 
 // Upper bounds (seconds) of the latency histograms' buckets, chosen for web requests: from
 // half a millisecond to ten seconds; +Inf is the count.
@@ -63,4 +63,4 @@ struct CounterTotals {
     void add(const CounterTotals& other);
 };
 
-}  // namespace cppg::master
+}  // namespace cppg::shared

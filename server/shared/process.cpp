@@ -1,4 +1,4 @@
-#include "master/process.hpp"
+#include "shared/process.hpp"
 
 #include <fcntl.h>
 #include <grp.h>
@@ -10,7 +10,7 @@
 #include <cstdlib>
 #include <cstring>
 
-namespace cppg::master {
+namespace cppg::shared {
 
 namespace {
 
@@ -117,4 +117,4 @@ std::string process_name(const config::Config& config) {
     return name.substr(0, name.find('.'));
 }
 
-}  // namespace cppg::master
+}  // namespace cppg::shared

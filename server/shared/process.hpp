@@ -9,7 +9,7 @@
 
 #include "config/loader.hpp"
 
-namespace cppg::master {
+namespace cppg::shared {
 
 // chdir, umask and -e variables, applied in the master before anything is loaded, so that
 // workers inherit them. Returns an error naming the failed call.
@@ -34,4 +34,4 @@ void set_process_title(std::string_view title);
 // --name, or the app's file name without directory and extension.
 std::string process_name(const config::Config& config);
 
-}  // namespace cppg::master
+}  // namespace cppg::shared

@@ -1,4 +1,4 @@
-#include "master/scoreboard.hpp"
+#include "shared/scoreboard.hpp"
 
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -10,7 +10,7 @@
 #include <new>
 #include <stdexcept>
 
-namespace cppg::master {
+namespace cppg::shared {
 
 int64_t monotonic_ms() {
     timespec ts{};
@@ -106,4 +106,4 @@ WorkerSlot* Scoreboard::claim(pid_t pid) {
 
 void Scoreboard::release(WorkerSlot* slot) { slot->pid.store(0); }
 
-}  // namespace cppg::master
+}  // namespace cppg::shared

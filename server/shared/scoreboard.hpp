@@ -10,9 +10,9 @@
 #include <cstdint>
 #include <string_view>
 
-#include "master/counters.hpp"
+#include "shared/counters.hpp"
 
-namespace cppg::master {
+namespace cppg::shared {
 
 // Threads beyond this many per worker run unwatched by the per-request timeout (the loop's
 // heartbeat still covers the worker).
@@ -114,4 +114,4 @@ private:
 int64_t monotonic_ms();
 int64_t monotonic_us();
 
-}  // namespace cppg::master
+}  // namespace cppg::shared

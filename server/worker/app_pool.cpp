@@ -1,8 +1,10 @@
 #include "worker/app_pool.hpp"
 
+#include "worker/host_api.hpp"
+
 namespace cppg::worker {
 
-AppPool::AppPool(const app::Plugin& plugin, size_t threads, master::WorkerSlot* slot)
+AppPool::AppPool(const app::Plugin& plugin, size_t threads, shared::WorkerSlot* slot)
     : plugin_(plugin), slot_(slot), inline_(threads == 1), wait_budget_(static_cast<int>(threads)) {
     if (inline_) {
         plugin_.thread_start(0);
@@ -90,13 +92,13 @@ void AppPool::run_one(size_t index, Exchange* exchange) {
     exchange->set_thread_slot(slot_ ? slot_->thread_slot(index) : nullptr);
     exchange->set_wait_budget(&wait_budget_);
     if (counters_) counters_->queue.observe(exchange->since_head_us());
-    app::set_current_request(exchange);
+    set_current_request(exchange);
     plugin_.pre_request(exchange);
     int rc = plugin_.handle(exchange, threw);
     if (slot_) slot_->end_request(index);
     int status = exchange->conclude(rc, threw);
     plugin_.post_request(exchange, status);
-    app::set_current_request(nullptr);
+    set_current_request(nullptr);
     exchange->publish();  // from here on the loop may reuse or free the exchange
 }
 

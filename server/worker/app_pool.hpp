@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "app/plugin.hpp"
-#include "master/scoreboard.hpp"
+#include "shared/scoreboard.hpp"
 #include "worker/exchange.hpp"
 
 namespace cppg::worker {
@@ -22,9 +22,9 @@ class AppPool {
 public:
     // `slot` (may be null) is where each thread shows the master what it is running.
     // threads == 1: no thread is started and the caller runs the app with run_inline().
-    AppPool(const app::Plugin& plugin, size_t threads, master::WorkerSlot* slot);
+    AppPool(const app::Plugin& plugin, size_t threads, shared::WorkerSlot* slot);
     // Where the time requests wait for a thread is counted (null: not counted).
-    void set_counters(master::RequestCounters* counters) { counters_ = counters; }
+    void set_counters(shared::RequestCounters* counters) { counters_ = counters; }
     ~AppPool();
     AppPool(const AppPool&) = delete;
     AppPool& operator=(const AppPool&) = delete;
@@ -45,8 +45,8 @@ private:
     static constexpr int kSpinIterations = 300;  // a few microseconds of pause instructions
 
     const app::Plugin& plugin_;
-    master::WorkerSlot* slot_;
-    master::RequestCounters* counters_ = nullptr;
+    shared::WorkerSlot* slot_;
+    shared::RequestCounters* counters_ = nullptr;
     const bool inline_;
     bool inline_thread_started_ = false;
     ClientWaitBudget wait_budget_;

@@ -1,4 +1,4 @@
-#include "master/worker_process.hpp"
+#include "worker/boot.hpp"
 
 #include <execinfo.h>
 #include <sys/syscall.h>
@@ -11,16 +11,17 @@
 
 #include "app/plugin.hpp"
 #include "log/logging.hpp"
-#include "master/process.hpp"
+#include "shared/process.hpp"
 #include "worker/executor.hpp"
+#include "worker/host_api.hpp"
 #include "worker/worker.hpp"
 
-namespace cppg::master {
+namespace cppg::worker {
 
 namespace {
 
 [[noreturn]] void leave(int code);
-[[noreturn]] void boot_failed(WorkerSlot* slot, int code, const std::string& why);
+[[noreturn]] void boot_failed(shared::WorkerSlot* slot, int code, const std::string& why);
 
 // SIGABRT from the master lands on the stuck thread (tgkill): print where it is, then die.
 void on_abort(int signo) {
@@ -50,7 +51,7 @@ void install_abort_backtrace() {
 }
 
 // Logged here, and left in the slot for the master, which names it when a reload fails.
-[[noreturn]] void boot_failed(WorkerSlot* slot, int code, const std::string& why) {
+[[noreturn]] void boot_failed(shared::WorkerSlot* slot, int code, const std::string& why) {
     spdlog::critical("{}", why);
     if (slot) slot->set_boot_error(why);
     leave(code);
@@ -59,22 +60,22 @@ void install_abort_backtrace() {
 }  // namespace
 
 // Loads the app in this worker (the default, without --preload), or exits with a boot error.
-std::unique_ptr<app::Plugin> load_app(const config::Config& config, WorkerSlot* slot) {
+std::unique_ptr<app::Plugin> load_app(const config::Config& config, shared::WorkerSlot* slot) {
     auto loaded = app::Plugin::load(config.app_path);
     if (auto* err = std::get_if<std::string>(&loaded)) boot_failed(slot, kWorkerAppLoadError, *err);
     auto plugin = std::move(std::get<std::unique_ptr<app::Plugin>>(loaded));
-    if (auto err = plugin->init(config.app_args)) boot_failed(slot, kWorkerAppLoadError, *err);
+    if (auto err = plugin->init(config.app_args, host_table())) boot_failed(slot, kWorkerAppLoadError, *err);
     return plugin;
 }
 
 void run_worker(const config::Config& config, const std::vector<int>& listen_fds,
-                WorkerSlot* slot, const sigset_t& master_signals, app::Plugin* preloaded) {
+                shared::WorkerSlot* slot, const sigset_t& master_signals, app::Plugin* preloaded) {
     install_abort_backtrace();
-    set_process_title("cppgunicorn: worker [" + process_name(config) + "]");
+    shared::set_process_title("cppgunicorn: worker [" + shared::process_name(config) + "]");
     spdlog::info("Booting worker with pid: {}", getpid());
     auto access = log::open_access_log(config.settings);  // as root: like nginx, logs first
     if (auto* err = std::get_if<std::string>(&access)) boot_failed(slot, kWorkerBootError, *err);
-    if (auto err = drop_privileges(config.settings))
+    if (auto err = shared::drop_privileges(config.settings))
         boot_failed(slot, kWorkerBootError,
                     "cannot switch to user '" + config.settings.user + "' / group '" +
                         config.settings.group + "': " + *err);
@@ -82,11 +83,11 @@ void run_worker(const config::Config& config, const std::vector<int>& listen_fds
     app::Plugin& plugin = preloaded ? *preloaded : *own;
     if (auto err = plugin.worker_start()) boot_failed(slot, kWorkerBootError, *err);
     int rc = 0;
-    worker::Executor executor(static_cast<size_t>(config.settings.executor_threads),
+    Executor executor(static_cast<size_t>(config.settings.executor_threads),
                               static_cast<size_t>(config.settings.executor_queue));
-    worker::set_current_executor(&executor);
+    set_current_executor(&executor);
     {
-        worker::Worker worker(config.settings, plugin, listen_fds,
+        Worker worker(config.settings, plugin, listen_fds,
                               std::get<std::unique_ptr<log::AccessLog>>(access).get(), slot);
         // The loop reads stop signals from a signalfd, so they stay blocked in every thread.
         // The master's other signals mean nothing to a worker (and HUP, TTIN, TTOU, USR2
@@ -94,18 +95,18 @@ void run_worker(const config::Config& config, const std::vector<int>& listen_fds
         for (int sig : {SIGHUP, SIGTTIN, SIGTTOU, SIGUSR2, SIGWINCH}) signal(sig, SIG_IGN);
         signal(SIGCHLD, SIG_DFL);
         sigset_t others = master_signals;
-        sigset_t handled = worker::Worker::handled_signals();
+        sigset_t handled = Worker::handled_signals();
         for (int sig = 1; sig < NSIG; ++sig)
             if (sigismember(&handled, sig) == 1) sigdelset(&others, sig);
         pthread_sigmask(SIG_UNBLOCK, &others, nullptr);
         rc = worker.run();
     }
     executor.stop();  // after the app threads: their last tasks still run
-    worker::set_current_executor(nullptr);
+    set_current_executor(nullptr);
     plugin.worker_exit();
     if (own) own->shutdown();  // a preloaded app is shut down by the master, at its exit
     spdlog::info("Worker exiting (pid: {})", getpid());
     leave(rc);
 }
 
-}  // namespace cppg::master
+}  // namespace cppg::worker

@@ -6,9 +6,9 @@
 
 #include "app/plugin.hpp"
 #include "config/loader.hpp"
-#include "master/scoreboard.hpp"
+#include "shared/scoreboard.hpp"
 
-namespace cppg::master {
+namespace cppg::worker {
 
 // Exit codes a worker reports to the master, as gunicorn's.
 constexpr int kWorkerBootError = 3;
@@ -17,7 +17,7 @@ constexpr int kWorkerAppLoadError = 4;
 // Runs in the child; never returns. `preloaded` is the app the master loaded (--preload),
 // or null for the worker to load it.
 [[noreturn]] void run_worker(const config::Config& config, const std::vector<int>& listen_fds,
-                             WorkerSlot* slot, const sigset_t& master_signals,
+                             shared::WorkerSlot* slot, const sigset_t& master_signals,
                              app::Plugin* preloaded);
 
-}  // namespace cppg::master
+}  // namespace cppg::worker

@@ -379,7 +379,7 @@ void Connection::count_request_done(int status) {
     auto* counters = worker_.counters();
     if (counters == nullptr) return;
     counters->in_flight.fetch_sub(1, std::memory_order_relaxed);
-    counters->count_response(status, master::method_of(exchange_.request().method()), duration_us);
+    counters->count_response(status, shared::method_of(exchange_.request().method()), duration_us);
     if (slow) counters->slow.fetch_add(1, std::memory_order_relaxed);
 }
 

@@ -50,7 +50,7 @@ void Exchange::begin(const http::Request* request, const PeerInfo* peer,
     app_waiting_drain_ = app_done_ = aborted_ = output_refused_ = false;
     writer_ = http::ResponseWriter({request->is_head(), request->version_minor(), keep_alive});
     keep_alive_refused_.store(false, std::memory_order_relaxed);
-    head_received_us_ = master::monotonic_us();
+    head_received_us_ = shared::monotonic_us();
     local_out_.clear();
     invalid_response_ = false;
     final_status_ = 0;
@@ -233,7 +233,7 @@ ptrdiff_t Exchange::read(void* buf, size_t len) {
             continue;
         }
         app_waiting_body_ = true;
-        master::ClientWait waiting(thread_slot_);
+        shared::ClientWait waiting(thread_slot_);
         cv_.wait(lock);
         app_waiting_body_ = false;
     }
@@ -328,7 +328,7 @@ void Exchange::flush_locked(std::unique_lock<std::mutex>& lock) {
     }
     while (!aborted_ && !app_done_ && unsent_bytes_ > kOutputHighWater) {
         app_waiting_drain_ = true;
-        master::ClientWait waiting(thread_slot_);
+        shared::ClientWait waiting(thread_slot_);
         cv_.wait(lock);
         app_waiting_drain_ = false;
     }

@@ -16,7 +16,7 @@
 #include "cppgunicorn/app.h"
 #include "http/request.hpp"
 #include "http/response.hpp"
-#include "master/scoreboard.hpp"
+#include "shared/scoreboard.hpp"
 
 // Completes the ABI's opaque handle type: an app's cppg_request_t* is an Exchange.
 struct cppg_request {};
@@ -114,11 +114,11 @@ public:
     void end_body(int error, int error_status = 0);
     // The scoreboard slot of the thread about to run the app on this exchange (null: none),
     // and the worker's budget of threads that may wait for clients.
-    void set_thread_slot(master::ThreadSlot* slot) { thread_slot_ = slot; }
+    void set_thread_slot(shared::ThreadSlot* slot) { thread_slot_ = slot; }
     void set_wait_budget(ClientWaitBudget* budget) { wait_budget_ = budget; }
     // Microseconds since the request's head was complete (begin()).
     uint64_t since_head_us() const {
-        return static_cast<uint64_t>(master::monotonic_us() - head_received_us_);
+        return static_cast<uint64_t>(shared::monotonic_us() - head_received_us_);
     }
     // The client is gone or timed out: unblock the app and discard its output.
     void abort();
@@ -162,7 +162,7 @@ private:
     bool keep_response_headers_ = false;
     InlineIo* inline_io_ = nullptr;
     std::atomic<bool> keep_alive_refused_{false};  // set by the loop, read by the app's thread
-    master::ThreadSlot* thread_slot_ = nullptr;  // the app thread's, while a call runs
+    shared::ThreadSlot* thread_slot_ = nullptr;  // the app thread's, while a call runs
     ClientWaitBudget* wait_budget_ = nullptr;
     int64_t head_received_us_ = 0;
     bool output_refused_ = false;  // the client would not read and no thread could wait for it

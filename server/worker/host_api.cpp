@@ -2,11 +2,11 @@
 // each request handle.
 #include <spdlog/spdlog.h>
 
-#include "app/plugin.hpp"
+#include "worker/host_api.hpp"
 #include "worker/exchange.hpp"
 #include "worker/executor.hpp"
 
-namespace cppg::app {
+namespace cppg::worker {
 
 namespace {
 
@@ -96,4 +96,4 @@ void set_preloaded(bool preloaded) { preloaded_flag = preloaded; }
 
 void set_current_request(cppg_request_t* request) { thread_request = request; }
 
-}  // namespace cppg::app
+}  // namespace cppg::worker

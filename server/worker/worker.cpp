@@ -68,7 +68,7 @@ http::ParserLimits limits_from(const config::Settings& s) {
 
 Worker::Worker(const config::Settings& settings, const app::Plugin& plugin,
                std::vector<int> listen_fds, log::AccessLog* access_log,
-               master::WorkerSlot* slot)
+               shared::WorkerSlot* slot)
     : settings_(settings),
       limits_(limits_from(settings)),
       pool_(std::make_unique<AppPool>(plugin, static_cast<size_t>(settings.threads), slot)),
@@ -115,7 +115,7 @@ Worker::Worker(const config::Settings& settings, const app::Plugin& plugin,
     uv_poll_init(&loop_, &signal_poll_handle_, signal_fd_);
     signal_poll_handle_.data = this;
     uv_poll_start(&signal_poll_handle_, UV_READABLE, on_signal_fd);
-    if (slot_) slot_->serving_ms.store(master::monotonic_ms(), std::memory_order_release);
+    if (slot_) slot_->serving_ms.store(shared::monotonic_ms(), std::memory_order_release);
 }
 
 bool Worker::trusts_proxy(const std::string& address) const {
@@ -164,7 +164,7 @@ void Worker::on_request_done() {
     // Serve on until the master has a replacement serving and sends TERM, so that capacity
     // never drops; SIGCHLD wakes its loop at once (it reaps nothing and looks at the board).
     // Should no TERM come, leave anyway.
-    slot_->leave_requested_ms.store(master::monotonic_ms(), std::memory_order_release);
+    slot_->leave_requested_ms.store(shared::monotonic_ms(), std::memory_order_release);
     kill(master_pid_, SIGCHLD);
     uv_timer_start(&graceful_timer_handle_, leave, kLeaveFallbackMs, 0);
 }
@@ -259,7 +259,7 @@ void Worker::on_listener_readable(uv_poll_t* poll, int status, int) {
 // busy must not collect connections that another worker could serve now.
 bool Worker::my_turn_to_accept() const {
     if (!slot_) return true;
-    int32_t least = slot_->least_loaded_peer(master::monotonic_ms());
+    int32_t least = slot_->least_loaded_peer(shared::monotonic_ms());
     return least < 0 || static_cast<int32_t>(connections_.size()) <= least + kAcceptSlack;
 }
 
@@ -396,11 +396,11 @@ void Worker::on_signal(int signum) {
 }
 
 Worker::Wait Worker::wait_for_socket(int fd, short events, int64_t timeout_ms) {
-    int64_t deadline = master::monotonic_ms() + timeout_ms;
-    master::ClientWait waiting(slot_ ? slot_->thread_slot(0) : nullptr);  // the loop thread's app call
+    int64_t deadline = shared::monotonic_ms() + timeout_ms;
+    shared::ClientWait waiting(slot_ ? slot_->thread_slot(0) : nullptr);  // the loop thread's app call
     for (;;) {
         if (slot_) slot_->beat();  // waiting for a client is not a stuck loop
-        int64_t now = master::monotonic_ms();
+        int64_t now = shared::monotonic_ms();
         if (graceful_deadline_ms_ && now >= graceful_deadline_ms_) graceful_timeout_expired();
         int64_t limit = deadline - now;
         if (graceful_deadline_ms_) limit = std::min(limit, graceful_deadline_ms_ - now);
@@ -434,7 +434,7 @@ void Worker::begin_shutdown(bool graceful) {
     if (graceful) {
         uv_timer_start(&graceful_timer_handle_, on_graceful_timeout,
                        static_cast<uint64_t>(settings_.graceful_timeout) * 1000, 0);
-        graceful_deadline_ms_ = master::monotonic_ms() + settings_.graceful_timeout * 1000;
+        graceful_deadline_ms_ = shared::monotonic_ms() + settings_.graceful_timeout * 1000;
     } else {
         abandon_busy_app_threads();
     }

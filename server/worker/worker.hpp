@@ -14,7 +14,7 @@
 #include "config/settings.hpp"
 #include "http/parser.hpp"
 #include "log/logging.hpp"
-#include "master/scoreboard.hpp"
+#include "shared/scoreboard.hpp"
 #include "worker/app_pool.hpp"
 #include "worker/exchange.hpp"
 
@@ -28,7 +28,7 @@ public:
 
     Worker(const config::Settings& settings, const app::Plugin& plugin,
            std::vector<int> listen_fds, log::AccessLog* access_log,
-           master::WorkerSlot* slot = nullptr);
+           shared::WorkerSlot* slot = nullptr);
     ~Worker() override;
     Worker(const Worker&) = delete;
     Worker& operator=(const Worker&) = delete;
@@ -59,7 +59,7 @@ public:
     char* read_buffer() { return read_buffer_.get(); }
     log::AccessLog* access_log() { return access_log_; }
     // Where this worker counts requests for /metrics; null with --metrics off (or no slot).
-    master::RequestCounters* counters() { return counters_; }
+    shared::RequestCounters* counters() { return counters_; }
     bool shutting_down() const { return shutting_down_; }
     void on_connection_closed(Connection* connection);
     // forwarded_allow_ips: may this peer set X-Forwarded-Proto?
@@ -115,10 +115,10 @@ private:
     int64_t graceful_deadline_ms_ = 0;  // steady clock; 0 until a graceful stop begins
     uv_timer_t graceful_timer_handle_;
     uv_timer_t heartbeat_timer_handle_;
-    master::WorkerSlot* slot_;
+    shared::WorkerSlot* slot_;
     pid_t master_pid_;  // the parent at start; a different parent means the master died
     size_t connections_peak_ = 0;  // since the heap was last trimmed
-    master::RequestCounters* counters_ = nullptr;
+    shared::RequestCounters* counters_ = nullptr;
     uint64_t requests_done_ = 0;
     uint64_t max_requests_ = 0;  // 0: no limit; else max_requests plus this worker's jitter
     // Accepting is ours rather than uv_listen's, so that a worker can leave a connection in

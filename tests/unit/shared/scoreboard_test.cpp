@@ -1,9 +1,9 @@
 #include <doctest/doctest.h>
 
-#include "master/scoreboard.hpp"
+#include "shared/scoreboard.hpp"
 
-using cppg::master::Scoreboard;
-using cppg::master::WorkerSlot;
+using cppg::shared::Scoreboard;
+using cppg::shared::WorkerSlot;
 
 TEST_CASE("least_loaded_peer sees the other accepting workers only") {
     Scoreboard board(8);
@@ -13,7 +13,7 @@ TEST_CASE("least_loaded_peer sees the other accepting workers only") {
     REQUIRE(a);
     REQUIRE(b);
     REQUIRE(c);
-    int64_t now = cppg::master::monotonic_ms();
+    int64_t now = cppg::shared::monotonic_ms();
     CHECK(a->least_loaded_peer(now) == -1);  // nobody accepts yet (booting)
 
     a->open_connections = 5;
@@ -26,7 +26,7 @@ TEST_CASE("least_loaded_peer sees the other accepting workers only") {
     CHECK(a->least_loaded_peer(now) == 7);
 
     c->open_connections = 1;
-    c->beat_ms = now - cppg::master::kStaleBeatMs - 1;  // its loop is stuck
+    c->beat_ms = now - cppg::shared::kStaleBeatMs - 1;  // its loop is stuck
     CHECK(a->least_loaded_peer(now) == 7);
 
     board.release(b);  // a dead worker's stale count no longer counts
