@@ -10,27 +10,6 @@ namespace {
 
 cppg_str_t to_str(std::string_view s) { return cppg_str_t{s.data(), s.size()}; }
 
-// Does header `name` answer to CGI variable suffix `cgi` (upper-case, '_' for '-')?
-bool cgi_name_matches(std::string_view name, std::string_view cgi) {
-    if (name.size() != cgi.size()) return false;
-    for (size_t i = 0; i < name.size(); ++i) {
-        char c = name[i];
-        if (c == '_') return false;  // ambiguous with '-': never exposed as HTTP_*
-        char upper = c == '-' ? '_' : static_cast<char>((c >= 'a' && c <= 'z') ? c - 32 : c);
-        if (upper != cgi[i]) return false;
-    }
-    return true;
-}
-
-// Host header "name:port" / "[v6]:port" split into its parts.
-std::pair<std::string_view, std::string_view> split_host(std::string_view host) {
-    size_t colon = host.rfind(':');
-    size_t bracket = host.rfind(']');
-    if (colon == std::string_view::npos || (bracket != std::string_view::npos && bracket > colon))
-        return {host, {}};
-    return {host.substr(0, colon), host.substr(colon + 1)};
-}
-
 }  // namespace
 
 void Exchange::begin(const http::Request* request, const PeerInfo* peer,
@@ -56,7 +35,7 @@ void Exchange::begin(const http::Request* request, const PeerInfo* peer,
     final_status_ = 0;
     final_close_ = false;
     response_headers_.clear();
-    environ_cache_.clear();
+    environ_scratch_.clear();
 }
 
 void Exchange::post_locked() {
@@ -153,56 +132,10 @@ void Exchange::on_output_sent(size_t bytes) {
 
 // ---- app thread ----
 
-const std::string* Exchange::cached_environ(std::string key) {
-    for (const auto& [k, v] : environ_cache_)
-        if (k == key) return &v;
-    return nullptr;
-}
-
-int Exchange::environ_get(const char* key_cstr, cppg_str_t* out) {
-    std::string_view key = key_cstr;
-    const http::Request& r = *request_;
-    auto found = [&](std::string_view v) { *out = to_str(v); return CPPG_OK; };
-    if (key == "REQUEST_METHOD") return found(r.method());
-    if (key == "SCRIPT_NAME") return found({});
-    if (key == "PATH_INFO") return found(r.path());
-    if (key == "QUERY_STRING") return found(r.query());
-    if (key == "RAW_URI") return found(r.target());
-    if (key == "SERVER_PROTOCOL") return found(r.protocol());
-    if (key == "REMOTE_ADDR") return found(peer_->remote_addr);
-    if (key == "REMOTE_PORT") return found(peer_->remote_port);
-    if (key == "URL_SCHEME" || key == "wsgi.url_scheme")
-        return found(peer_->trusted_proxy && http::iequals(r.header("X-Forwarded-Proto"), "https")
-                         ? "https" : "http");
-    if (key == "SERVER_NAME" || key == "SERVER_PORT") {
-        auto [name, port] = split_host(r.host());
-        if (name.empty()) name = peer_->server_name;
-        if (port.empty()) port = r.host().empty() ? std::string_view(peer_->server_port) : "80";
-        return found(key == "SERVER_NAME" ? name : port);
-    }
-    std::string_view cgi;
-    if (key == "CONTENT_TYPE" || key == "CONTENT_LENGTH") cgi = key;
-    else if (key.starts_with("HTTP_")) cgi = key.substr(5);
-    else return *out = cppg_str_t{nullptr, 0}, CPPG_EINVAL;
-
-    const std::string_view* first = nullptr;
-    std::string_view first_value;
-    size_t matches = 0;
-    for (size_t i = 0; i < r.header_count(); ++i) {
-        if (!cgi_name_matches(r.header_name(i), cgi)) continue;
-        if (matches++ == 0) first_value = r.header_value(i), first = &first_value;
-    }
-    if (matches == 0) return *out = cppg_str_t{nullptr, 0}, CPPG_EINVAL;
-    if (matches == 1) return found(*first);
-    if (const std::string* cached = cached_environ(std::string(key))) return found(*cached);
-    std::string joined;
-    for (size_t i = 0; i < r.header_count(); ++i) {
-        if (!cgi_name_matches(r.header_name(i), cgi)) continue;
-        if (!joined.empty()) joined += ", ";
-        joined += r.header_value(i);
-    }
-    environ_cache_.emplace_back(std::string(key), std::move(joined));
-    return found(environ_cache_.back().second);
+int Exchange::environ_get(const char* key, cppg_str_t* out) {
+    auto value = http::environ_value(*request_, *peer_, key, environ_scratch_);
+    *out = value ? to_str(*value) : cppg_str_t{nullptr, 0};
+    return value ? CPPG_OK : CPPG_EINVAL;
 }
 
 int Exchange::header_at(size_t index, cppg_header_t* out) const {

@@ -7,13 +7,13 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
-#include <list>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "cppgunicorn/app.h"
+#include "http/environ.hpp"
 #include "http/request.hpp"
 #include "http/response.hpp"
 #include "shared/scoreboard.hpp"
@@ -32,14 +32,7 @@ public:
     virtual void notify(Exchange* exchange) = 0;
 };
 
-// Fixed facts about the connection, filled by the loop before dispatch.
-struct PeerInfo {
-    std::string remote_addr;
-    std::string remote_port;
-    std::string server_name;
-    std::string server_port;
-    bool trusted_proxy = false;  // may set X-Forwarded-Proto (forwarded_allow_ips)
-};
+using http::PeerInfo;
 
 // Blocking socket I/O for an exchange whose app runs on the loop thread itself (--threads 1:
 // gunicorn's sync worker). The loop is committed to the app until it returns, so instead of
@@ -153,7 +146,6 @@ public:
 private:
     void post_locked();
     void flush_locked(std::unique_lock<std::mutex>& lock);
-    const std::string* cached_environ(std::string key);
 
     Notifier& notifier_;
     void* owner_;
@@ -195,9 +187,7 @@ private:
     int final_status_ = 0;      // set by conclude(), read by take_update() under mu_
     bool final_close_ = false;
     std::vector<std::pair<std::string, std::string>> response_headers_;
-    // Stable addresses; a list, because an empty deque still allocates ~600 bytes, and every
-    // idle keep-alive connection has one.
-    std::list<std::pair<std::string, std::string>> environ_cache_;
+    http::EnvironScratch environ_scratch_;
 };
 
 }  // namespace cppg::worker
