@@ -12,6 +12,7 @@
 #include "master/listener.hpp"
 #include "version.hpp"
 #include "master/arbiter.hpp"
+#include "shared/signals.hpp"
 #include "master/probe.hpp"
 #include "worker/host_api.hpp"
 #include "shared/process.hpp"
@@ -93,7 +94,7 @@ int main(int argc, char** argv) {
     using Action = cppg::config::Config::Action;
     // The master's signals wait, blocked, until its loop reads them from a signalfd: one
     // arriving during start-up is then handled, not fatal.
-    sigset_t handled = cppg::master::Arbiter::handled_signals();
+    sigset_t handled = cppg::shared::master_signals();
     pthread_sigmask(SIG_BLOCK, &handled, nullptr);
     cppg::shared::init_process_title(argc, argv);
     auto config = cppg::config::load_config(std::vector<std::string>(argv + 1, argv + argc),

@@ -3,22 +3,40 @@
 //   markdown TEMPLATE   docs/settings.md      (marker @SETTINGS_REFERENCE@)
 //   man TEMPLATE        the cppgunicorn(1) page (markers %%SETTINGS%% and %%SIGNALS%%)
 //   yaml TEMPLATE       the packaged config file (marker %%SETTINGS%%)
+//   signals TEMPLATE    docs/signals.md          (marker @SIGNALS_TABLE@)
 #include <cstdio>
 #include <fstream>
 #include <sstream>
 #include <string>
 
 #include "config/docs.hpp"
-#include "master/signals.hpp"
+#include "shared/signals.hpp"
 
 namespace {
 
+// Markdown code spans (`TERM`) read as plain words in the man page.
+std::string plain(std::string_view markdown) {
+    std::string out;
+    for (char c : markdown)
+        if (c != '`') out += c;
+    return out;
+}
+
 std::string signals_man() {
     std::string out;
-    for (const auto& s : cppg::master::kSignals) {
-        out += ".TP\n\\fBSIG" + cppg::config::troff_escape(s.name) + "\\fR\n" + cppg::config::troff_escape(s.master_action) + ".";
-        out += " Workers: " + cppg::config::troff_escape(s.worker_action) + ".\n";
+    for (const auto& s : cppg::shared::signal_table()) {
+        out += ".TP\n\\fBSIG" + cppg::config::troff_escape(s.name) + "\\fR\n" +
+               cppg::config::troff_escape(plain(s.master_doc)) + ".";
+        out += " Workers: " + cppg::config::troff_escape(plain(s.worker_doc)) + ".\n";
     }
+    return out;
+}
+
+std::string signals_markdown() {
+    std::string out = "| signal | master | worker |\n|---|---|---|\n";
+    for (const auto& s : cppg::shared::signal_table())
+        out += "| `" + std::string(s.name) + "` | " + std::string(s.master_doc) + " | " +
+               std::string(s.worker_doc) + " |\n";
     return out;
 }
 
@@ -26,8 +44,8 @@ std::string signals_man() {
 
 int main(int argc, char** argv) {
     std::string mode = argc > 1 ? argv[1] : "";
-    if (argc < 3 || (mode != "markdown" && mode != "man" && mode != "yaml")) {
-        std::fputs("usage: cppg_settings_doc markdown|man|yaml TEMPLATE\n", stderr);
+    if (argc < 3 || (mode != "markdown" && mode != "man" && mode != "yaml" && mode != "signals")) {
+        std::fputs("usage: cppg_settings_doc markdown|man|yaml|signals TEMPLATE\n", stderr);
         return 2;
     }
     std::ifstream in(argv[2]);
@@ -44,6 +62,8 @@ int main(int argc, char** argv) {
     } else if (mode == "man") {
         out = replace_marker(text.str(), "%%SETTINGS%%\n", cppg::config::render_settings_man());
         out = replace_marker(out, "%%SIGNALS%%\n", signals_man());
+    } else if (mode == "signals") {
+        out = replace_marker(text.str(), "@SIGNALS_TABLE@\n", signals_markdown());
     } else {
         out = replace_marker(text.str(), "%%SETTINGS%%\n", cppg::config::render_settings_yaml());
     }

@@ -20,7 +20,7 @@
 
 #include "log/logging.hpp"
 #include "shared/process.hpp"
-#include "master/signals.hpp"
+#include "shared/signals.hpp"
 #include "worker/boot.hpp"
 
 namespace cppg::master {
@@ -43,34 +43,12 @@ constexpr int64_t kRapidFailureMs = 1000;
 
 std::string describe_status(int status) {
     if (WIFSIGNALED(status))
-        return "was sent " + std::string(signal_name(WTERMSIG(status))) +
+        return "was sent " + std::string(shared::signal_name(WTERMSIG(status))) +
                (WCOREDUMP(status) ? " (core dumped)" : "");
     return "exited with code " + std::to_string(WEXITSTATUS(status));
 }
 
 }  // namespace
-
-std::string_view signal_name(int signo) {
-    static const struct {
-        int signo;
-        std::string_view name;
-    } kNames[] = {{SIGSEGV, "SIGSEGV"}, {SIGABRT, "SIGABRT"}, {SIGKILL, "SIGKILL"},
-                  {SIGTERM, "SIGTERM"}, {SIGINT, "SIGINT"},   {SIGQUIT, "SIGQUIT"},
-                  {SIGBUS, "SIGBUS"},   {SIGFPE, "SIGFPE"},   {SIGILL, "SIGILL"},
-                  {SIGHUP, "SIGHUP"},   {SIGPIPE, "SIGPIPE"}, {SIGUSR1, "SIGUSR1"},
-                  {SIGUSR2, "SIGUSR2"}, {SIGCHLD, "SIGCHLD"}, {SIGTTIN, "SIGTTIN"},
-                  {SIGTTOU, "SIGTTOU"}, {SIGWINCH, "SIGWINCH"}};
-    for (const auto& n : kNames)
-        if (n.signo == signo) return n.name;
-    return "an unknown signal";
-}
-
-sigset_t Arbiter::handled_signals() {
-    sigset_t set;
-    sigemptyset(&set);
-    for (const auto& s : kSignals) sigaddset(&set, s.signo);
-    return set;
-}
 
 Arbiter::Arbiter(config::Config config, std::vector<Listener> listeners,
                  std::unique_ptr<app::Plugin> preloaded)
@@ -90,7 +68,7 @@ Arbiter::Arbiter(config::Config config, std::vector<Listener> listeners,
         if (config_.settings.metrics != "on") return {404, "metrics are off (--metrics on)\n"};
         return {200, render_prometheus(collect_stats()), "text/plain; version=0.0.4; charset=utf-8"};
     });
-    sigset_t set = handled_signals();
+    sigset_t set = shared::master_signals();
     signal_fd_ = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 }
 
@@ -301,35 +279,37 @@ void Arbiter::read_file_events() {
 // ---- signals ----
 
 void Arbiter::handle_signal(int signo) {
-    switch (signo) {
-        case SIGCHLD: return;  // reap_workers runs after every wake-up
-        case SIGTERM: return begin_stop(true);
-        case SIGINT:
-        case SIGQUIT: return begin_stop(false);
-        case SIGHUP: return handle_hup();
-        case SIGUSR1: {
-            log::reopen_files();
-            auto [uid, gid] = shared::worker_ids(config_.settings);
-            log::prepare_files_for_workers(config_.settings, uid, gid);
-            spdlog::info("USR1: log files reopened");
-            for (auto& [pid, info] : workers_) kill(pid, SIGUSR1);
-            return;
-        }
-        case SIGUSR2: return reexec();
-        case SIGWINCH:
+    const shared::SignalSpec* spec = shared::find_signal(signo);
+    if (spec == nullptr) return;
+    using A = shared::MasterAction;
+    switch (spec->master) {
+        case A::kReap: return;  // reap_workers runs after every wake-up
+        case A::kGracefulStop: return begin_stop(true);
+        case A::kQuickStop: return begin_stop(false);
+        case A::kReload: return handle_hup();
+        case A::kReopenLogs: return reopen_logs();
+        case A::kUpgrade: return reexec();
+        case A::kStopWorkers:
             spdlog::info("WINCH: stopping the workers gracefully; the master stays");
             num_workers_ = 0;
             return;
-        case SIGTTIN:
+        case A::kMoreWorkers:
             ++num_workers_;
             spdlog::info("TTIN: {} worker(s) wanted", num_workers_);
             return;
-        case SIGTTOU:
+        case A::kFewerWorkers:
             num_workers_ = std::max(num_workers_ > 0 ? 1 : 0, num_workers_ - 1);
             spdlog::info("TTOU: {} worker(s) wanted", num_workers_);
             return;
-        default: return;
     }
+}
+
+void Arbiter::reopen_logs() {
+    log::reopen_files();
+    auto [uid, gid] = shared::worker_ids(config_.settings);
+    log::prepare_files_for_workers(config_.settings, uid, gid);
+    spdlog::info("USR1: log files reopened");
+    for (auto& [pid, info] : workers_) kill(pid, SIGUSR1);
 }
 
 void Arbiter::handle_hup() {
@@ -556,7 +536,7 @@ void Arbiter::spawn_worker() {
         admin_.close_in_child();
         SystemdNotifier::forget_in_child();
         slot->pid.store(getpid());
-        worker::run_worker(config_, listen_fds_, slot, handled_signals(), preloaded_.get());
+        worker::run_worker(config_, listen_fds_, slot, shared::master_signals(), preloaded_.get());
     }
     slot->pid.store(pid);
     workers_[pid] = WorkerInfo{slot, generation_, shared::monotonic_ms(), 0, false};
@@ -624,7 +604,7 @@ void Arbiter::retire_worker(pid_t pid, int signo, RestartReason reason) {
     if (!it->second.retiring) it->second.reason = reason;
     it->second.retiring = true;
     if (kill(pid, signo) != 0 && errno != ESRCH)
-        spdlog::error("kill({}, {}) failed ({}: {})", pid, signal_name(signo), errno,
+        spdlog::error("kill({}, {}) failed ({}: {})", pid, shared::signal_name(signo), errno,
                       std::strerror(errno));
 }
 

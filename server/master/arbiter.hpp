@@ -41,7 +41,6 @@ public:
 
     // The signals the master handles, blocked from the start of main so that none arrives
     // before the loop can read it.
-    static sigset_t handled_signals();
 
 private:
     struct WorkerInfo {
@@ -70,6 +69,7 @@ private:
     AdminReply status_page(std::string_view query);
     void handle_signal(int signo);
     void handle_hup();
+    void reopen_logs();
     void reexec();
     void on_reexec_exit();
     void watch_files();

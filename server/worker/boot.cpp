@@ -12,6 +12,7 @@
 #include "app/plugin.hpp"
 #include "log/logging.hpp"
 #include "shared/process.hpp"
+#include "shared/signals.hpp"
 #include "worker/executor.hpp"
 #include "worker/host_api.hpp"
 #include "worker/worker.hpp"
@@ -89,13 +90,12 @@ void run_worker(const config::Config& config, const std::vector<int>& listen_fds
     {
         Worker worker(config.settings, plugin, listen_fds,
                               std::get<std::unique_ptr<log::AccessLog>>(access).get(), slot);
-        // The loop reads stop signals from a signalfd, so they stay blocked in every thread.
+        // The loop reads its signals from a signalfd, so they stay blocked in every thread.
         // The master's other signals mean nothing to a worker (and HUP, TTIN, TTOU, USR2
-        // would stop or kill it by default).
-        for (int sig : {SIGHUP, SIGTTIN, SIGTTOU, SIGUSR2, SIGWINCH}) signal(sig, SIG_IGN);
-        signal(SIGCHLD, SIG_DFL);
+        // would stop or kill it by default): the table says which to ignore.
+        shared::set_worker_dispositions();
         sigset_t others = master_signals;
-        sigset_t handled = Worker::handled_signals();
+        sigset_t handled = shared::worker_signals();
         for (int sig = 1; sig < NSIG; ++sig)
             if (sigismember(&handled, sig) == 1) sigdelset(&others, sig);
         pthread_sigmask(SIG_UNBLOCK, &others, nullptr);

@@ -16,6 +16,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "shared/signals.hpp"
 #include "util/split.hpp"
 #include "worker/connection.hpp"
 
@@ -105,7 +106,7 @@ Worker::Worker(const config::Settings& settings, const app::Plugin& plugin,
     for (int fd : listen_fds) listen_on(fd);
     publish_load();
     // Last: an open signalfd is how tests (and people) see that a worker is ready.
-    sigset_t handled = handled_signals();
+    sigset_t handled = shared::worker_signals();
     pthread_sigmask(SIG_BLOCK, &handled, nullptr);  // normally already, inherited from the master
     signal_fd_ = signalfd(-1, &handled, SFD_NONBLOCK | SFD_CLOEXEC);
     if (signal_fd_ < 0) {
@@ -173,13 +174,6 @@ Worker::~Worker() {
     pool_->stop();
     uv_loop_close(&loop_);
     if (signal_fd_ >= 0) ::close(signal_fd_);
-}
-
-sigset_t Worker::handled_signals() {
-    sigset_t set;
-    sigemptyset(&set);
-    for (int sig : {SIGTERM, SIGINT, SIGQUIT, SIGUSR1}) sigaddset(&set, sig);
-    return set;
 }
 
 // Closes this worker's copy of the socket; the master's copy keeps queued clients for the
@@ -391,8 +385,15 @@ void Worker::read_signals() {
 }
 
 void Worker::on_signal(int signum) {
-    if (signum == SIGUSR1) return log::reopen_files();
-    begin_shutdown(signum == SIGTERM);
+    const shared::SignalSpec* spec = shared::find_signal(signum);
+    if (spec == nullptr) return;
+    switch (spec->worker) {
+        case shared::WorkerAction::kReopenLogs: return log::reopen_files();
+        case shared::WorkerAction::kGracefulStop: return begin_shutdown(true);
+        case shared::WorkerAction::kQuickStop: return begin_shutdown(false);
+        case shared::WorkerAction::kIgnore:
+        case shared::WorkerAction::kDefault: return;
+    }
 }
 
 Worker::Wait Worker::wait_for_socket(int fd, short events, int64_t timeout_ms) {

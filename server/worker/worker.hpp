@@ -33,10 +33,8 @@ public:
     Worker(const Worker&) = delete;
     Worker& operator=(const Worker&) = delete;
 
-    // The signals a worker acts on. They must be blocked in every thread of the process
-    // before the Worker is built: the loop reads them from a signalfd.
-    static sigset_t handled_signals();
-
+    // The signals it acts on (shared::worker_signals()) must be blocked in every thread of
+    // the process before the Worker is built: the loop reads them from a signalfd.
     // Serves until SIGTERM (graceful) or SIGINT/SIGQUIT (quick). Returns the exit code.
     int run();
 
