@@ -167,8 +167,9 @@ ServiceStats Arbiter::collect_stats() {
     auto w = observe_workers();
     s.workers_serving = w.serving;
     int threads = static_cast<int>(config_.settings.threads);
+    int64_t now_us = shared::monotonic_us();
     for (const auto& [pid, info] : workers_) {
-        s.totals.add(info.slot->counters, true);
+        s.totals.add(info.slot->counters, true, now_us);
         if (info.retiring || info.slot->serving_ms.load(std::memory_order_acquire) == 0) continue;
         int busy = 0;
         for (int t = 0; t < std::min<int>(threads, static_cast<int>(shared::kWatchedThreads)); ++t)
@@ -677,6 +678,13 @@ void Arbiter::on_worker_exit(pid_t pid, int status, WorkerInfo& info, const std:
     }
 }
 
+bool Arbiter::all_threads_busy(const shared::WorkerSlot& slot) const {
+    size_t watched = std::min<size_t>(static_cast<size_t>(config_.settings.threads), shared::kWatchedThreads);
+    for (size_t i = 0; i < watched; ++i)
+        if (slot.threads[i].started_ms.load(std::memory_order_acquire) == 0) return false;
+    return true;
+}
+
 // Workers whose loop stopped beating, or with one request running past the timeout.
 void Arbiter::murder_workers() {
     int64_t now = shared::monotonic_ms();
@@ -706,10 +714,9 @@ void Arbiter::murder_workers() {
                              std::to_string((now - started) / 1000.0).substr(0, 5) + " s");
             break;
         }
-        // With --threads 1 the loop thread runs the app, so a request that started after the
-        // last beat accounts for the silence; the request's own timeout covers it.
-        int64_t alive_ms = s.beat_ms.load();
-        if (config_.settings.threads == 1) alive_ms = std::max(alive_ms, s.threads[0].started_ms.load());
+        // The worker's threads take turns at its loop: while every one of them runs a request,
+        // nobody leads it, and the requests' own timeouts cover the silence.
+        int64_t alive_ms = all_threads_busy(s) ? now : s.beat_ms.load();
         if (!info.abort_sent_ms && now - alive_ms > timeout_ms)
             abort_worker(pid, info, s.loop_tid.load(),
                          "its event loop has not run for " +

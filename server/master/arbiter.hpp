@@ -61,6 +61,7 @@ private:
     void abort_reload(const std::string& why);
     void reap_workers();
     void murder_workers();
+    bool all_threads_busy(const shared::WorkerSlot& slot) const;
     void abort_worker(pid_t pid, WorkerInfo& info, pid_t tid, const std::string& why);
     void retire_worker(pid_t pid, int signo, RestartReason reason);
     void retire_generation(int generation, RestartReason reason);

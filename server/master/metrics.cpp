@@ -92,8 +92,12 @@ void render_requests(Exposition& e, const ServiceStats& s) {
                 "Time from a request's head received to its response done.", s.totals.duration);
     e.histogram("cppgunicorn_http_request_queue_seconds",
                 "Time from a request's head (and body, up to 64 KiB) complete to its app call "
-                "starting: grows when every app thread is busy.",
+                "starting: requests read together wait for each other's threads.",
                 s.totals.queue);
+    e.family("cppgunicorn_threads_saturated_seconds_total", "counter",
+             "Time during which every app thread of a worker was busy, summed over workers: "
+             "requests that came then waited unread for a thread.");
+    e.sample("cppgunicorn_threads_saturated_seconds_total", "", static_cast<double>(s.totals.saturated_us) / 1e6);
     e.family("cppgunicorn_http_requests_in_flight", "gauge", "Requests received and not yet answered.");
     e.sample("cppgunicorn_http_requests_in_flight", "", static_cast<double>(s.totals.in_flight));
     e.family("cppgunicorn_slow_requests_total", "counter",

@@ -46,13 +46,21 @@ void RequestCounters::count_response(int status, Method method, uint64_t duratio
     duration.observe(duration_us);
 }
 
-void CounterTotals::add(const RequestCounters& c, bool gauges) {
+uint64_t RequestCounters::saturated_until(int64_t now_us) const {
+    uint64_t total = saturated_us.load(kRelaxed);
+    int64_t since = saturated_since_us.load(kRelaxed);
+    if (since > 0 && now_us > since) total += static_cast<uint64_t>(now_us - since);
+    return total;
+}
+
+void CounterTotals::add(const RequestCounters& c, bool gauges, int64_t now_us) {
     for (size_t s = 0; s < kStatusCount; ++s)
         for (size_t m = 0; m < kMethodCount; ++m) requests[s][m] += c.requests[s][m].load(kRelaxed);
     add_sums(duration, c.duration);
     add_sums(queue, c.queue);
     accepted += c.accepted.load(kRelaxed);
     slow += c.slow.load(kRelaxed);
+    saturated_us += gauges ? c.saturated_until(now_us) : c.saturated_us.load(kRelaxed);
     if (gauges) {
         in_flight += c.in_flight.load(kRelaxed);
         connections_open += c.connections_open.load(kRelaxed);
@@ -66,6 +74,7 @@ void CounterTotals::add(const CounterTotals& other) {
     add_sums(queue, other.queue);
     accepted += other.accepted;
     slow += other.slow;
+    saturated_us += other.saturated_us;
     in_flight += other.in_flight;
     connections_open += other.connections_open;
 }

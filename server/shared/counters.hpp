@@ -41,6 +41,18 @@ struct RequestCounters {
     std::atomic<uint64_t> slow{0};
     std::atomic<int64_t> in_flight{0};
     std::atomic<int64_t> connections_open{0};
+    // Time during which every app thread was busy: requests arriving then wait unread, in
+    // their sockets or the listen queue. The period in progress started at saturated_since_us.
+    std::atomic<uint64_t> saturated_us{0};
+    std::atomic<int64_t> saturated_since_us{0};  // monotonic; 0 when a thread is free
+
+    void begin_saturation(int64_t now_us) { saturated_since_us.store(now_us, std::memory_order_relaxed); }
+    void end_saturation(int64_t now_us) {
+        int64_t since = saturated_since_us.exchange(0, std::memory_order_relaxed);
+        if (since > 0 && now_us > since) saturated_us.fetch_add(static_cast<uint64_t>(now_us - since), std::memory_order_relaxed);
+    }
+    // Saturated time so far, the period in progress included.
+    uint64_t saturated_until(int64_t now_us) const;
 
     void count_response(int status, Method method, uint64_t duration_us);
 };
@@ -55,11 +67,12 @@ struct CounterTotals {
     } duration, queue;
     uint64_t accepted = 0;
     uint64_t slow = 0;
+    uint64_t saturated_us = 0;
     int64_t in_flight = 0;
     int64_t connections_open = 0;
 
     // Adds a worker's counters; `gauges` adds its current gauges too (live workers only).
-    void add(const RequestCounters& c, bool gauges);
+    void add(const RequestCounters& c, bool gauges, int64_t now_us = 0);
     void add(const CounterTotals& other);
 };
 

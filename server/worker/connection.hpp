@@ -1,148 +1,224 @@
-// One client connection, owned by the worker's loop thread: the uv_tcp_t, the parser, the
-// timers, and the exchange that carries the current request to the app threads.
+// One client connection as an explicit state machine, with no socket in it: bytes, EOF,
+// timer and "sent" events come in, and the connection answers through ConnectionIo (libuv in
+// a worker, a fake in the unit tests). While a thread runs the app the connection belongs to
+// that thread: the app's reads and writes go through this class's Transport side, straight
+// to the socket (AppSocket), and the loop only keeps what arrives until it is handed back.
 #pragma once
 
-#include <uv.h>
-
-#include <sys/socket.h>
-
+#include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <string>
 
+#include "config/settings.hpp"
 #include "http/parser.hpp"
+#include "log/logging.hpp"
+#include "shared/counters.hpp"
+#include "shared/scoreboard.hpp"
 #include "worker/exchange.hpp"
+#include "worker/leader_followers.hpp"
+#include "worker/transport.hpp"
 
 namespace cppg::worker {
 
-class Worker;
+class Connection;
 
-// A socket address as the environ shows it: "127.0.0.1" and "8000".
-void format_address(const sockaddr_storage& ss, std::string& addr, std::string& port);
-
-class Connection final : public http::ParserEvents, private InlineIo {
+// What the connection asks of its socket and timer, on the loop.
+class ConnectionIo {
 public:
-    explicit Connection(Worker& worker);
+    virtual ~ConnectionIo() = default;
+    virtual void start_reading() = 0;
+    virtual void stop_reading() = 0;
+    // Queues bytes behind those not yet written; Connection::on_sent once all are out.
+    virtual void send(std::string bytes) = 0;
+    virtual bool sending() const = 0;
+    // Half-closes after the queued bytes; Connection::on_shutdown with the outcome.
+    virtual void shutdown_write() = 0;
+    // Closes the socket and the timer; Connection::on_closed once they are gone.
+    virtual void close() = 0;
+    // The connection's one timer: Connection::on_timer after `ms`, then every `repeat_ms`.
+    virtual void arm_timer(uint64_t ms, uint64_t repeat_ms) = 0;
+    virtual void stop_timer() = 0;
+    virtual uint64_t now_ms() = 0;
+    // Bytes or EOF in the socket that have not been read yet.
+    virtual bool input_waiting() = 0;
+    // Any thread: wakes an app thread blocked on this socket (the connection is being cut).
+    virtual void interrupt_app_io() = 0;
+    virtual AppSocket& app_socket() = 0;
+};
+
+// How many of a worker's app threads may wait for slow clients at once (room to write): a
+// thread beyond the budget is not allowed to wait, so clients that do not read can never
+// hold every thread of a worker.
+class ClientWaitBudget {
+public:
+    explicit ClientWaitBudget(int threads) : cap_(threads > 1 ? threads / 2 : 1) {}
+    bool try_acquire() {
+        int n = waiting_.load(std::memory_order_relaxed);
+        while (n < cap_)
+            if (waiting_.compare_exchange_weak(n, n + 1, std::memory_order_acq_rel)) return true;
+        return false;
+    }
+    void release() { waiting_.fetch_sub(1, std::memory_order_acq_rel); }
+    int cap() const { return cap_; }
+
+private:
+    const int cap_;
+    std::atomic<int> waiting_{0};
+};
+
+// What a connection needs of its worker.
+class ConnectionOwner {
+public:
+    virtual ~ConnectionOwner() = default;
+    virtual const config::Settings& settings() const = 0;
+    virtual const http::ParserLimits& limits() const = 0;
+    virtual log::AccessLog* access_log() = 0;            // any thread
+    virtual shared::RequestCounters* counters() = 0;     // any thread; null: not counted
+    virtual ClientWaitBudget& wait_budget() = 0;         // any thread
+    virtual shared::ThreadSlot* thread_slot(size_t thread) = 0;  // any thread; may be null
+    virtual char* read_buffer() = 0;                     // the calling thread's
+    // Runs the app for `exchange` on the calling thread: hooks, scoreboard, context stacks,
+    // then conclude(); the exchange's last bytes are not yet flushed.
+    virtual void run_app(size_t thread, Exchange& exchange) = 0;
+    // Loop side.
+    virtual bool shutting_down() const = 0;
+    virtual void dispatch(Connection& connection) = 0;  // run its request on some thread
+    virtual void on_request_done() = 0;                 // counts toward max_requests
+    virtual void on_closed(Connection& connection) = 0;  // the connection may be deleted
+};
+
+class Connection final : public http::ParserEvents, public LeaderFollowers::Job, private Transport {
+public:
+    // What the connection is waiting for. The timer follows from it (arm_state_timer).
+    enum class State {
+        kIdle,       // the next request; nothing of it yet     timer: keepalive / stop grace
+        kHead,       // the rest of a request head               timer: header_timeout
+        kBody,       // the body, before the app starts          timer: activity (body_timeout)
+        kApp,        // a thread runs the app; the loop keeps what arrives   no timer
+        kDrainBody,  // the rest of a body the app did not read  timer: activity (body_timeout)
+        kClosing,    // no more requests: the last bytes go out  timer: activity (send_timeout)
+        kLinger,     // our side shut down: dropping input until the client closes   timer: linger
+        kClosed,     // the handles are closing
+    };
+
+    // Bytes of a request body buffered before the app starts: a slow client holds no thread
+    // while it sends a small body, and a large upload still streams to the app.
+    static constexpr size_t kAppStartBytes = 64 << 10;
+    // Response bytes kept for a client that reads slowly before the app's write() waits.
+    static constexpr size_t kOutputHighWater = 1 << 20;
+    // Pipelined bytes held while a request runs, before the connection stops reading.
+    static constexpr size_t kMaxHeldInput = 64 << 10;
+    // After answering and shutting down our side, keep reading (and dropping) for this long so
+    // a client still sending does not get a RST that destroys the response it has not read.
+    static constexpr uint64_t kLingerMs = 2000;
+    // How long a stopping worker keeps an idle keep-alive connection open for a request that
+    // may already be on its way (at most keepalive).
+    static constexpr uint64_t kStopGraceMs = 1000;
+    // How often a connection waiting on a body or on a slow reader checks the timeouts.
+    static constexpr uint64_t kActivityTickMs = 1000;
+    // A timer that finds unread input gives the loop this long to read it.
+    static constexpr uint64_t kUnreadInputGraceMs = 1000;
+    static constexpr size_t kReadBufferSize = 64 << 10;
+
+    Connection(ConnectionOwner& owner, ConnectionIo& io, PeerInfo peer, bool expect_proxy_line);
     ~Connection() override;
     Connection(const Connection&) = delete;
     Connection& operator=(const Connection&) = delete;
 
-    // What the worker knows of an accepted socket when it hands it over.
-    struct Accepted {
-        int fd;
-        bool unix_socket;
-        const sockaddr_storage* peer;      // from accept4; TCP only
-        const std::string* local_name;     // the listener's own address, when it is not a
-        const std::string* local_port;     // wildcard one (else null: getsockname tells)
-    };
-    // Takes an accepted socket. On failure it closes, and deletes itself through the worker.
-    void open(const Accepted& accepted);
-    // The exchange has output or news for the loop (called from the worker's async handler).
-    void on_exchange_update();
+    // ---- loop side: events ----
+    void open();
+    void on_input(const char* data, size_t len);
+    void on_eof();  // EOF or a read error
+    void on_sent();  // everything queued has been written
+    void on_write_error();
+    void on_shutdown(bool ok);
+    void on_timer();
+    void on_closed();
     // Graceful stop: the response in progress, and a request that arrives within a short
-    // grace, are answered with Connection: close; then the connection closes. A client that
-    // sends back to back never finds its next request dropped.
+    // grace, are answered with Connection: close; then the connection closes.
     void stop_when_idle();
     // Quick stop: close now, abandoning any request in progress.
     void close();
 
-    Exchange& exchange() { return exchange_; }
-    bool app_running() const { return app_running_; }
+    State state() const { return state_; }
+    bool app_running() const { return state_ == State::kApp; }
+    const PeerInfo& peer() const { return peer_; }
+    ConnectionIo& io() { return io_; }
+
+    // ---- LeaderFollowers::Job ----
+    void run(size_t thread) override;
+    bool needs_loop_now() const override;
+    void back_on_loop() override;
 
 private:
-    // kStopGrace: the worker is stopping and this connection is between requests; a request
-    // that arrives within the grace is answered (with Connection: close), then it closes.
-    enum class TimerMode { kNone, kHead, kKeepAlive, kActivity, kLinger, kStopGrace };
-    struct WriteReq;
-
-    static void on_alloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf);
-    static void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
-    static void on_write(uv_write_t* req, int status);
-    static void on_shutdown(uv_shutdown_t* req, int status);
-    static void on_timer(uv_timer_t* timer);
-    static void on_close(uv_handle_t* handle);
-
-    // http::ParserEvents
+    // http::ParserEvents (whichever side owns the connection).
     void on_request_head(const http::Request& request) override;
     void on_request_body(std::string_view data) override;
     void on_request_complete() override;
 
-    // InlineIo: the app's socket I/O when it runs on the loop thread (--threads 1).
-    void pull_body() override;
+    // Transport: the app's I/O, on its thread.
+    void pull_body(Exchange& exchange) override;
     bool write_all(std::string_view bytes) override;
-    bool send_now(int fd, std::string_view bytes, size_t& sent);
-    bool input_waiting();
     void send_continue() override;
-    // Starts the current request's app call once its body is ready: on an app thread, or on
-    // the loop thread (--threads 1), then the requests pipelined after it.
-    void start_app_when_ready();
-    bool body_ready();
-    int socket_fd();
+    bool send_now(std::string_view bytes, size_t& sent);
+    bool wait_for_room();
+    void feed_from_app(const char* data, size_t len);
 
-    void describe_tcp_peer(const Accepted& accepted);
-    void describe_unix_peer();
+    // Loop side.
+    void enter(State state);
+    void arm_state_timer();
     bool take_proxy_line(const char*& data, size_t& len);
     void feed(const char* data, size_t len);
     void hold_input(const char* data, size_t len);
     void on_parse_error();
-    void on_peer_eof();
-    void on_app_done(const ExchangeUpdate& update);
+    bool body_ready() const;
+    void dispatch_when_ready();
     void start_next_request();
-    void log_access(const ExchangeUpdate& update);
-    void count_request_done(int status);
-
-    void send(std::string bytes, bool from_app);
+    void take_pending_input();
+    void resume_reading();
+    void send(std::string bytes);
     void close_gracefully();
-    void finish_graceful_close();
-    void start_reading();
-    void stop_reading();
-    void arm_timer(TimerMode mode, uint64_t timeout_ms, uint64_t repeat_ms = 0);
+    void finish_closing();
     void on_activity_tick();
     void on_body_timeout();
     void on_send_timeout();
-    void wait_out_stop_grace();
-    void maybe_destroy();
+    void on_head_or_idle_timeout();
+    void count_request_done(int status);
+    void log_access();
 
-    Worker& worker_;
-    // A TCP or a unix-domain client, whichever the listener accepted.
-    union ClientHandle {
-        uv_tcp_t tcp;
-        uv_pipe_t pipe;
-    } client_handle_;
-    uv_stream_t* stream() { return reinterpret_cast<uv_stream_t*>(&client_handle_); }
-    uv_timer_t timer_handle_;
-    uv_shutdown_t shutdown_req_;
+    ConnectionOwner& owner_;
+    ConnectionIo& io_;
     http::RequestParser parser_;
     Exchange exchange_;
     PeerInfo peer_;
-    std::string pending_input_;  // bytes that arrived after a request that is still running
-    std::string proxy_line_;     // --proxy-protocol: the PROXY line, while it arrives
-    std::string inline_backlog_;  // --threads 1: response bytes the socket has not taken yet
-    bool expect_proxy_line_ = false;
+    State state_ = State::kHead;
 
-    TimerMode timer_mode_ = TimerMode::kNone;
-    int open_handles_ = 0;
-    uint64_t requests_seen_ = 0;
-    size_t writes_in_flight_ = 0;
+    // Loop side.
+    std::string pending_input_;  // bytes that arrived after the current request
+    std::string proxy_line_;     // --proxy-protocol: the PROXY line, while it arrives
+    bool expect_proxy_line_;
+    bool input_ended_ = false;   // the client sent EOF (or the socket failed)
+    bool stop_requested_ = false;
+    bool close_after_ = false;   // no request after this one
+    bool close_when_back_ = false;  // close() came while a thread ran the app
     uint64_t last_read_ms_ = 0;
     uint64_t last_write_ms_ = 0;
-    std::chrono::system_clock::time_point request_started_;
-    std::chrono::steady_clock::time_point request_started_steady_;
 
-    bool reading_ = false;
-    bool app_running_ = false;
-    bool message_complete_ = false;
+    // The current request, handed between the loop and the app's thread.
+    bool client_closes_ = false;      // it said Connection: close (or spoke HTTP/1.0)
+    bool message_complete_ = false;   // its body has been received in full
+    bool request_open_ = false;       // counted in flight, not yet done
     bool continue_sent_ = false;
-    bool close_after_response_ = false;
-    bool peer_eof_ = false;
-    bool closing_gracefully_ = false;
-    bool shutdown_started_ = false;
-    bool closing_ = false;
-    bool stop_requested_ = false;
-    bool client_closes_ = false;   // the client said Connection: close (or spoke HTTP/1.0)
-    bool inline_request_ = false;  // the current request's app call runs on the loop thread
-    bool app_pending_ = false;     // the current request's app call has not started yet
-    bool request_open_ = false;    // its head came; not yet counted as done
-    bool in_inline_ = false;       // start_app_when_ready is on the stack
+    std::chrono::system_clock::time_point request_started_;
+
+    // The app's side, while a thread runs it.
+    size_t app_thread_ = 0;
+    std::string backlog_;     // response bytes the socket did not take; the loop sends them
+    std::string app_input_;   // bytes read past the body (the next request's)
+    bool app_close_ = false;  // the app's side decided the connection must end
+    bool app_socket_failed_ = false;  // ... at once: the socket failed or timed out
+    bool output_refused_ = false;
 };
 
 }  // namespace cppg::worker

@@ -18,7 +18,7 @@
 
 #include "shared/signals.hpp"
 #include "util/split.hpp"
-#include "worker/connection.hpp"
+#include "worker/host_api.hpp"
 
 namespace cppg::worker {
 
@@ -71,19 +71,19 @@ Worker::Worker(const config::Settings& settings, const app::Plugin& plugin,
                std::vector<int> listen_fds, log::AccessLog* access_log,
                shared::WorkerSlot* slot)
     : settings_(settings),
+      plugin_(plugin),
       limits_(limits_from(settings)),
-      pool_(std::make_unique<AppPool>(plugin, static_cast<size_t>(settings.threads), slot)),
       access_log_(access_log),
-      read_buffer_(new char[kReadBufferSize]),
+      wait_budget_(static_cast<int>(settings.threads)),
+      crew_(static_cast<size_t>(settings.threads), *this),
       slot_(slot),
       master_pid_(getppid()),
       counters_(slot && settings.metrics == "on" ? &slot->counters : nullptr) {
-    pool_->set_counters(counters_);
     uv_loop_init(&loop_);
     loop_.data = this;
     uv_timer_init(&loop_, &accept_retry_timer_handle_);
     accept_retry_timer_handle_.data = this;
-    uv_async_init(&loop_, &async_handle_, on_async);
+    uv_async_init(&loop_, &async_handle_, [](uv_async_t*) {});  // only ends a turn
     async_handle_.data = this;
     uv_timer_init(&loop_, &graceful_timer_handle_);
     graceful_timer_handle_.data = this;
@@ -171,7 +171,6 @@ void Worker::on_request_done() {
 }
 
 Worker::~Worker() {
-    pool_->stop();
     uv_loop_close(&loop_);
     if (signal_fd_ >= 0) ::close(signal_fd_);
 }
@@ -219,8 +218,60 @@ bool Worker::listen_on(int fd) {
 }
 
 int Worker::run() {
-    uv_run(&loop_, UV_RUN_DEFAULT);
+    crew_.run([this](size_t i) { plugin_.thread_start(static_cast<unsigned>(i)); },
+              [this](size_t i) { plugin_.thread_stop(static_cast<unsigned>(i)); });
     return exit_code_;
+}
+
+// ---- the threads and the loop ----
+
+bool Worker::turn() { return uv_run(&loop_, UV_RUN_ONCE) != 0; }
+
+void Worker::wake() { uv_async_send(&async_handle_); }
+
+void Worker::on_lead(size_t) {
+    uv_update_time(&loop_);  // the last call may have taken a while: timers count from now
+    if (!slot_) return;
+    thread_local const pid_t tid = static_cast<pid_t>(syscall(SYS_gettid));
+    slot_->loop_tid.store(tid, std::memory_order_relaxed);
+    slot_->beat();
+}
+
+// While every thread runs the app, peers should not wait for this worker to accept.
+void Worker::on_all_busy(bool busy) {
+    if (counters_) {
+        if (busy) counters_->begin_saturation(shared::monotonic_us());
+        else counters_->end_saturation(shared::monotonic_us());
+    }
+    if (!slot_) return;
+    if (busy) slot_->open_connections.store(-1, std::memory_order_relaxed);
+    else publish_load();
+}
+
+char* Worker::read_buffer() {
+    thread_local std::unique_ptr<char[]> buffer(new char[Connection::kReadBufferSize]);
+    return buffer.get();
+}
+
+void Worker::run_app(size_t thread, Exchange& exchange) {
+    bool threw = false;
+    if (slot_) slot_->begin_request(thread, exchange.request().method(), exchange.request().target());
+    if (counters_) counters_->queue.observe(exchange.since_head_us());
+    set_current_request(&exchange);
+    plugin_.pre_request(&exchange);
+    int rc = plugin_.handle(&exchange, threw);
+    if (slot_) slot_->end_request(thread);
+    int status = exchange.conclude(rc, threw);
+    plugin_.post_request(&exchange, status);
+    set_current_request(nullptr);
+    if (slot_) slot_->beat();  // a call that ends is progress, whoever leads the loop
+}
+
+std::vector<Connection*> Worker::open_connections() const {
+    std::vector<Connection*> out;
+    out.reserve(connections_.size());
+    for (UvConnection* c : connections_) out.push_back(&c->connection());
+    return out;
 }
 
 // ---- accepting ----
@@ -298,14 +349,14 @@ void Worker::take_backlog() {
 
 void Worker::open_connection(Listener& listener, int fd, const sockaddr_storage& peer) {
     if (counters_) counters_->accepted.fetch_add(1, std::memory_order_relaxed);
-    auto* connection = new Connection(*this);
+    bool known_local = !listener.unix_socket && !listener.wildcard;
+    UvConnection* connection = UvConnection::open(*this, {fd, listener.unix_socket, &peer,
+                                                          known_local ? &listener.local_name : nullptr,
+                                                          known_local ? &listener.local_port : nullptr});
+    if (connection == nullptr) return;
     connections_.insert(connection);
     publish_load();
-    bool known_local = !listener.unix_socket && !listener.wildcard;
-    // On failure it closes, and deletes itself through on_connection_closed.
-    connection->open({fd, listener.unix_socket, &peer,
-                      known_local ? &listener.local_name : nullptr,
-                      known_local ? &listener.local_port : nullptr});
+    connection->connection().open();
 }
 
 void Worker::pause_accepting(uint64_t retry_ms) {
@@ -335,40 +386,14 @@ void Worker::publish_load() {
             std::memory_order_relaxed);
 }
 
-void Worker::set_app_running_inline(bool running) {
-    if (!slot_) return;
-    if (running) slot_->open_connections.store(-1, std::memory_order_relaxed);
-    else publish_load();
-}
-
-void Worker::on_connection_closed(Connection* connection) {
+void Worker::on_closed(Connection& closed) {
+    auto* connection = static_cast<UvConnection*>(&closed.io());
     connections_.erase(connection);
     delete connection;
     publish_load();
     if (shutting_down_) finish_shutdown_if_done();
     else if (connections_.size() < static_cast<size_t>(settings_.worker_connections))
         resume_accepting();  // below capacity, and maybe the least loaded again: look now
-}
-
-// ---- app threads -> loop ----
-
-void Worker::notify(Exchange* exchange) {
-    {
-        std::lock_guard lock(notify_mu_);
-        notify_queue_.push_back(exchange);
-    }
-    uv_async_send(&async_handle_);
-}
-
-void Worker::on_async(uv_async_t* async) {
-    auto* self = static_cast<Worker*>(async->data);
-    {
-        std::lock_guard lock(self->notify_mu_);
-        self->notify_batch_.swap(self->notify_queue_);
-    }
-    for (Exchange* exchange : self->notify_batch_)
-        static_cast<Connection*>(exchange->owner())->on_exchange_update();
-    self->notify_batch_.clear();
 }
 
 // ---- stopping ----
@@ -396,22 +421,26 @@ void Worker::on_signal(int signum) {
     }
 }
 
-Worker::Wait Worker::wait_for_socket(int fd, short events, int64_t timeout_ms) {
+AppSocket::Wait Worker::wait_for_socket(int fd, short events, int64_t timeout_ms) {
     int64_t deadline = shared::monotonic_ms() + timeout_ms;
-    shared::ClientWait waiting(slot_ ? slot_->thread_slot(0) : nullptr);  // the loop thread's app call
     for (;;) {
-        if (slot_) slot_->beat();  // waiting for a client is not a stuck loop
         int64_t now = shared::monotonic_ms();
-        if (graceful_deadline_ms_ && now >= graceful_deadline_ms_) graceful_timeout_expired();
+        int64_t graceful_deadline = graceful_deadline_ms_.load(std::memory_order_acquire);
+        if (graceful_deadline && now >= graceful_deadline)
+            crew_.lead_briefly([this] { graceful_timeout_expired(); });
         int64_t limit = deadline - now;
-        if (graceful_deadline_ms_) limit = std::min(limit, graceful_deadline_ms_ - now);
-        if (limit <= 0) return Wait::kTimeout;
+        if (limit <= 0) return AppSocket::Wait::kTimeout;
+        // Signals are the leader's to read; with no leader (every thread busy) this thread
+        // watches for them. Leadership may change meanwhile, so look again now and then.
+        bool watch_signals = crew_.leaderless();
+        limit = std::min<int64_t>(limit, watch_signals ? 1000 : 100);
+        if (graceful_deadline) limit = std::max<int64_t>(1, std::min(limit, graceful_deadline - now));
         pollfd fds[2] = {{fd, events, 0}, {signal_fd_, POLLIN, 0}};
-        int rc = poll(fds, 2, static_cast<int>(limit));
-        if (rc < 0 && errno != EINTR) return Wait::kReady;  // let the caller's I/O call report it
+        int rc = poll(fds, watch_signals && signal_fd_ >= 0 ? 2 : 1, static_cast<int>(limit));
+        if (rc < 0 && errno != EINTR) return AppSocket::Wait::kReady;  // the caller's I/O call reports it
         if (rc <= 0) continue;
-        if (fds[1].revents & POLLIN) read_signals();
-        if (fds[0].revents) return Wait::kReady;
+        if (watch_signals && (fds[1].revents & POLLIN)) crew_.lead_briefly([this] { read_signals(); });
+        if (fds[0].revents) return AppSocket::Wait::kReady;
     }
 }
 
@@ -427,15 +456,14 @@ void Worker::begin_shutdown(bool graceful) {
     listeners_.clear();
     uv_timer_stop(&accept_retry_timer_handle_);
     // Copy: closing may delete connections and change the set.
-    std::vector<Connection*> open(connections_.begin(), connections_.end());
-    for (Connection* c : open) {
+    for (Connection* c : open_connections()) {
         if (graceful) c->stop_when_idle();
         else c->close();
     }
     if (graceful) {
         uv_timer_start(&graceful_timer_handle_, on_graceful_timeout,
                        static_cast<uint64_t>(settings_.graceful_timeout) * 1000, 0);
-        graceful_deadline_ms_ = shared::monotonic_ms() + settings_.graceful_timeout * 1000;
+        graceful_deadline_ms_.store(shared::monotonic_ms() + settings_.graceful_timeout * 1000);
     } else {
         abandon_busy_app_threads();
     }
@@ -446,7 +474,7 @@ void Worker::begin_shutdown(bool graceful) {
 // A thread cannot be cancelled safely, so a quick stop leaves the process without them.
 void Worker::abandon_busy_app_threads() {
     size_t busy = 0;
-    for (Connection* c : connections_) busy += c->app_running() ? 1 : 0;
+    for (UvConnection* c : connections_) busy += c->connection().app_running() ? 1 : 0;
     if (busy == 0) return;
     spdlog::warn("stopping with {} app call(s) still running; they are abandoned", busy);
     spdlog::shutdown();
@@ -458,11 +486,10 @@ void Worker::on_graceful_timeout(uv_timer_t* timer) {
 }
 
 void Worker::graceful_timeout_expired() {
-    graceful_deadline_ms_ = 0;
+    if (graceful_deadline_ms_.exchange(0) == 0) return;
     spdlog::warn("graceful_timeout ({} s) expired with {} connection(s) busy; closing them",
                  settings_.graceful_timeout, connections_.size());
-    std::vector<Connection*> open(connections_.begin(), connections_.end());
-    for (Connection* c : open) c->close();
+    for (Connection* c : open_connections()) c->close();
     abandon_busy_app_threads();
 }
 
@@ -473,8 +500,7 @@ void Worker::finish_shutdown_if_done() {
 
 void Worker::close_loop_handles() {
     loop_handles_closed_ = true;
-    // The pool must be idle before the async handle goes: app threads post to it.
-    pool_->stop();
+    // No connection is left, so no app thread can wake the loop any more.
     uv_close(as_handle(&async_handle_), nullptr);
     if (signal_fd_ >= 0) uv_close(as_handle(&signal_poll_handle_), nullptr);
     uv_close(as_handle(&accept_retry_timer_handle_), nullptr);

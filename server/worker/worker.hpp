@@ -1,12 +1,13 @@
-// A worker process's event loop: it owns the listening sockets it inherited, every client
-// connection and their timers, and hands finished request heads to the AppPool. Only this
-// thread calls libuv; app threads reach it through notify() (a uv_async_t).
+// A worker process: its event loop (the listening sockets it inherited, every client
+// connection and their timers) and the M threads that take turns at that loop and run the
+// app (LeaderFollowers). libuv is only ever called by the thread that leads the loop.
 #pragma once
 
 #include <uv.h>
 
+#include <atomic>
 #include <memory>
-#include <mutex>
+#include <string>
 #include <unordered_set>
 #include <vector>
 
@@ -15,17 +16,14 @@
 #include "http/parser.hpp"
 #include "log/logging.hpp"
 #include "shared/scoreboard.hpp"
-#include "worker/app_pool.hpp"
-#include "worker/exchange.hpp"
+#include "worker/connection.hpp"
+#include "worker/leader_followers.hpp"
+#include "worker/uv_connection.hpp"
 
 namespace cppg::worker {
 
-class Connection;
-
-class Worker final : public Notifier {
+class Worker final : public ConnectionOwner, private LeaderFollowers::Loop {
 public:
-    static constexpr size_t kReadBufferSize = 64 << 10;
-
     Worker(const config::Settings& settings, const app::Plugin& plugin,
            std::vector<int> listen_fds, log::AccessLog* access_log,
            shared::WorkerSlot* slot = nullptr);
@@ -35,46 +33,49 @@ public:
 
     // The signals it acts on (shared::worker_signals()) must be blocked in every thread of
     // the process before the Worker is built: the loop reads them from a signalfd.
-    // Serves until SIGTERM (graceful) or SIGINT/SIGQUIT (quick). Returns the exit code.
+
+    // Serves on `threads` threads until SIGTERM (graceful) or SIGINT/SIGQUIT (quick).
+    // Returns the exit code.
     int run();
 
-    // For an app call running on the loop thread (--threads 1) that must wait for its socket:
-    // waits up to timeout_ms for `events` on `fd` while still acting on stop signals and the
-    // graceful_timeout, which the blocked loop cannot do meanwhile. A quick stop, or a
-    // graceful_timeout that expires, ends the process from in here, as it does when an app
-    // thread is busy.
-    enum class Wait { kReady, kTimeout };
-    Wait wait_for_socket(int fd, short events, int64_t timeout_ms);
+    // For an app call that must wait for its socket: waits up to timeout_ms for `events` on
+    // `fd`. If no thread leads the loop meanwhile, this one still acts on stop signals and
+    // the graceful_timeout: a quick stop, or a graceful_timeout that expires, ends the process
+    // from in here.
+    AppSocket::Wait wait_for_socket(int fd, short events, int64_t timeout_ms);
 
-    // Notifier: any thread.
-    void notify(Exchange* exchange) override;
-
-    // For connections (loop thread).
     uv_loop_t* loop() { return &loop_; }
-    const config::Settings& settings() const { return settings_; }
-    const http::ParserLimits& limits() const { return limits_; }
-    AppPool& pool() { return *pool_; }
-    char* read_buffer() { return read_buffer_.get(); }
-    log::AccessLog* access_log() { return access_log_; }
-    // Where this worker counts requests for /metrics; null with --metrics off (or no slot).
-    shared::RequestCounters* counters() { return counters_; }
-    bool shutting_down() const { return shutting_down_; }
-    void on_connection_closed(Connection* connection);
     // forwarded_allow_ips: may this peer set X-Forwarded-Proto?
     bool trusts_proxy(const std::string& address) const;
     // proxy_protocol and proxy_allow_ips: must this peer start with a PROXY line?
     bool expects_proxy_line(const std::string& address) const;
-    // A request finished (loop thread): counts toward max_requests.
-    void on_request_done();
-    // An app call runs on the loop thread (--threads 1): peers should not wait for this
-    // worker to accept meanwhile.
-    void set_app_running_inline(bool running);
+
+    // ConnectionOwner
+    const config::Settings& settings() const override { return settings_; }
+    const http::ParserLimits& limits() const override { return limits_; }
+    log::AccessLog* access_log() override { return access_log_; }
+    shared::RequestCounters* counters() override { return counters_; }
+    ClientWaitBudget& wait_budget() override { return wait_budget_; }
+    shared::ThreadSlot* thread_slot(size_t thread) override {
+        return slot_ ? slot_->thread_slot(thread) : nullptr;
+    }
+    char* read_buffer() override;
+    void run_app(size_t thread, Exchange& exchange) override;
+    bool shutting_down() const override { return shutting_down_; }
+    void dispatch(Connection& connection) override { crew_.push_ready(&connection); }
+    void on_request_done() override;
+    void on_closed(Connection& connection) override;
 
 private:
     struct Listener;
     static void on_listener_readable(uv_poll_t* poll, int status, int events);
     static void on_accept_retry(uv_timer_t* timer);
-    static void on_async(uv_async_t* async);
+    // LeaderFollowers::Loop
+    bool turn() override;
+    void wake() override;
+    void on_lead(size_t thread) override;
+    void on_all_busy(bool busy) override;
+
     static void on_signal_fd(uv_poll_t* poll, int status, int events);
     void read_signals();
     void on_signal(int signum);
@@ -87,6 +88,7 @@ private:
     bool listen_on(int fd);
     void take_backlog();
     void open_connection(Listener& listener, int fd, const sockaddr_storage& peer);
+    std::vector<Connection*> open_connections() const;
     static void close_listener(Listener* listener);
     void accept_ready(Listener& listener);
     bool my_turn_to_accept() const;
@@ -99,18 +101,20 @@ private:
     void close_loop_handles();
 
     const config::Settings& settings_;
+    const app::Plugin& plugin_;
     http::ParserLimits limits_;
     std::vector<std::string> trusted_proxies_;  // forwarded_allow_ips, split; "*" for all
     std::vector<std::string> proxy_senders_;    // proxy_allow_ips, split
-    std::unique_ptr<AppPool> pool_;
     log::AccessLog* access_log_;
-    std::unique_ptr<char[]> read_buffer_;
+    ClientWaitBudget wait_budget_;
+    LeaderFollowers crew_;
 
     uv_loop_t loop_;
     uv_async_t async_handle_;
     int signal_fd_ = -1;
     uv_poll_t signal_poll_handle_;
-    int64_t graceful_deadline_ms_ = 0;  // steady clock; 0 until a graceful stop begins
+    // Steady clock; 0 until a graceful stop begins. Read by app threads waiting for clients.
+    std::atomic<int64_t> graceful_deadline_ms_{0};
     uv_timer_t graceful_timer_handle_;
     uv_timer_t heartbeat_timer_handle_;
     shared::WorkerSlot* slot_;
@@ -131,14 +135,11 @@ private:
     std::vector<std::unique_ptr<Listener>> listeners_;
     bool accepting_ = true;  // the listeners are polled
     uv_timer_t accept_retry_timer_handle_;
-    std::unordered_set<Connection*> connections_;
+    std::unordered_set<UvConnection*> connections_;
     bool shutting_down_ = false;
     bool loop_handles_closed_ = false;
     int exit_code_ = 0;
 
-    std::mutex notify_mu_;
-    std::vector<Exchange*> notify_queue_;
-    std::vector<Exchange*> notify_batch_;  // loop thread only
 };
 
 }  // namespace cppg::worker

@@ -101,9 +101,10 @@ def has_signalfd(pid, mask=WORKER_SIGNALFD_MASK):
     return False
 
 
-def sleeping_in_app(*pids):
-    """True when a thread of one of these processes sleeps in nanosleep: testkit's /sleep is
-    running in the app. Read from the kernel's wait channel, whatever the architecture."""
+def threads_sleeping_in_app(*pids):
+    """How many threads of these processes sleep in nanosleep: testkit's /sleep calls running
+    in the app. Read from the kernel's wait channel, whatever the architecture."""
+    count = 0
     for pid in pids:
         try:
             tids = os.listdir("/proc/%d/task" % pid)
@@ -112,11 +113,15 @@ def sleeping_in_app(*pids):
         for tid in tids:
             try:
                 with open("/proc/%d/task/%s/wchan" % (pid, tid)) as f:
-                    if "nanosleep" in f.read():
-                        return True
+                    count += "nanosleep" in f.read()
             except OSError:
                 pass
-    return False
+    return count
+
+
+def sleeping_in_app(*pids):
+    """True when a thread of one of these processes is in testkit's /sleep."""
+    return threads_sleeping_in_app(*pids) > 0
 
 
 class ServerCase(unittest.TestCase):

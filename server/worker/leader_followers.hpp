@@ -1,0 +1,103 @@
+// A worker's M threads share its one event loop (the leader/followers pattern). At any time
+// at most one thread, the leader, runs the loop. When a turn of the loop makes requests
+// ready, the leader leaves the loop and runs the first one itself: the thread that read a
+// request answers it, and no other thread is woken for it. The loop is leaderless
+// meanwhile; the thread takes it back when the call returns.
+//
+// gthread semantics come from one follower, the standby: while the worker is busy it looks
+// every kTick whether requests are waiting for a thread (it takes one) or whether the loop has
+// been leaderless for a whole tick (a call is slow: it becomes the leader). Idle, it sleeps
+// until a leader leaves the loop. So a slow call never holds up requests on other
+// connections for more than a tick or two, and fast calls pay no wake-up at all.
+// With M = 1 this is gunicorn's sync worker: one thread, reading, running, answering.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <vector>
+
+namespace cppg::worker {
+
+class LeaderFollowers {
+public:
+    static constexpr std::chrono::milliseconds kTick{1};
+
+    // What the threads run outside the loop: one request's app call.
+    class Job {
+    public:
+        virtual ~Job() = default;
+        // On whichever thread took it, outside the loop.
+        virtual void run(size_t thread) = 0;
+        // Right after run(), on the same thread: must the loop take it back at once? When
+        // false it waits for the leader's next turn (at most the loop's longest timer).
+        virtual bool needs_loop_now() const = 0;
+        // On the leader, after run(): the loop owns the job again.
+        virtual void back_on_loop() = 0;
+    };
+
+    // The event loop the threads take turns at.
+    class Loop {
+    public:
+        virtual ~Loop() = default;
+        // Leader only: one turn (waits for events when there is nothing to do; calls
+        // push_ready for requests it completes). False once the loop has ended.
+        virtual bool turn() = 0;
+        // Any thread: makes a turn in progress return soon.
+        virtual void wake() = 0;
+        // The calling thread has just become the leader.
+        virtual void on_lead(size_t thread) = 0;
+        // Every thread is running a job (true), or one has come back (false).
+        virtual void on_all_busy(bool busy) = 0;
+    };
+
+    LeaderFollowers(size_t threads, Loop& loop) : threads_(threads), loop_(loop) {}
+    LeaderFollowers(const LeaderFollowers&) = delete;
+    LeaderFollowers& operator=(const LeaderFollowers&) = delete;
+
+    // Runs the threads until the loop ends: threads - 1 new ones and the calling thread
+    // (thread 0). `start` and `stop` run on each thread around its work.
+    void run(const std::function<void(size_t)>& start, const std::function<void(size_t)>& stop);
+
+    // Leader only: `job` is ready to run.
+    void push_ready(Job* job);
+    // Any thread (one running a job that waits for its client): runs `fn` as the leader if
+    // no thread leads now; false if one does (it will see what `fn` would handle).
+    bool lead_briefly(const std::function<void()>& fn);
+    bool leaderless();
+
+    size_t threads() const { return threads_; }
+
+private:
+    using Lock = std::unique_lock<std::mutex>;
+    void serve(size_t index);
+    void lead(size_t index, Lock& lock);
+    void run_job(size_t index, Job* job, Lock& lock);
+    void wait_as_follower(Lock& lock);
+    void stand_by(Lock& lock);
+    void publish_staged();
+
+    const size_t threads_;
+    Loop& loop_;
+    std::mutex mu_;
+    std::condition_variable standby_cv_;
+    std::condition_variable followers_cv_;
+    std::vector<Job*> staged_;  // the leader's, not yet published
+    std::deque<Job*> ready_;
+    std::vector<Job*> returned_;
+    bool leader_ = false;
+    bool ended_ = false;
+    size_t away_ = 0;              // threads running a job
+    uint64_t leader_epoch_ = 0;    // counts leaderships, so the standby can tell a long one
+    uint64_t jobs_started_ = 0;
+    bool standby_ = false;         // a follower is the standby
+    size_t followers_waiting_ = 0;  // the other followers, asleep
+    bool standby_idle_ = false;    // ... and sleeps until a leader leaves the loop
+    bool slow_calls_ = false;      // the last job outlasted a tick: spread ready jobs at once
+};
+
+}  // namespace cppg::worker
