@@ -3,15 +3,26 @@ blocks holds up no other connection while a thread is free; with one thread a wo
 gunicorn's sync worker; every thread count serves keep-alive clients, pipelines and large
 bodies the same way. Python: any python3 (standard library only)."""
 import http.client
+import json
 import os
 import threading
 import time
 import unittest
 
-from harness import (DEFAULT_TIMEOUT, TIME_SCALE, ServerCase, connect, recv_until_closed,
-                     threads_sleeping_in_app, wait_until)
+from harness import (DEFAULT_TIMEOUT, TIME_SCALE, ServerCase, connect, free_port, recv_until_closed,
+                     wait_until)
 
 T = 10 * TIME_SCALE
+
+
+def threads_busy(admin_port):
+    """App threads in a call, as the master's scoreboard sees them (GET /status?json)."""
+    conn = http.client.HTTPConnection("127.0.0.1", admin_port, timeout=DEFAULT_TIMEOUT)
+    try:
+        conn.request("GET", "/status?json")
+        return json.loads(conn.getresponse().read())["threads_busy"]
+    finally:
+        conn.close()
 
 
 class HeadOfLineTest(ServerCase):
@@ -19,7 +30,9 @@ class HeadOfLineTest(ServerCase):
         """--workers 1 --threads 4: three connections each in a 1.5 s call; a fourth,
         keep-alive connection's requests are each answered at once (the target is 20 ms; the
         test allows 200 ms so that a loaded machine cannot fail it)."""
-        server = self.start(["--workers", "1", "--threads", "4", "--keep-alive", "30"])
+        admin = free_port()
+        server = self.start(["--workers", "1", "--threads", "4", "--keep-alive", "30",
+                             "--admin-bind", "127.0.0.1:%d" % admin])
         worker = server.wait_workers(1)[0]
         slow_ms = int(1500 * TIME_SCALE)
         results = []
@@ -28,7 +41,7 @@ class HeadOfLineTest(ServerCase):
         started = time.monotonic()
         for t in slow:
             t.start()
-        wait_until(lambda: threads_sleeping_in_app(worker) == 3, DEFAULT_TIMEOUT, what="three calls blocked")
+        wait_until(lambda: threads_busy(admin) == 3, DEFAULT_TIMEOUT, what="three calls blocked")
         conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=T)
         self.addCleanup(conn.close)
         worst = 0.0
@@ -47,12 +60,13 @@ class HeadOfLineTest(ServerCase):
     def test_one_thread_is_the_sync_worker(self):
         """--threads 1: a request that comes while the worker's one thread is in a call is
         served right after it, on the same worker; nothing is lost."""
-        server = self.start(["--workers", "1", "--threads", "1"])
+        admin = free_port()
+        server = self.start(["--workers", "1", "--threads", "1", "--admin-bind", "127.0.0.1:%d" % admin])
         worker = server.wait_workers(1)[0]
         results = {}
         slow = threading.Thread(target=lambda: results.setdefault("slow", server.get("/sleep?ms=%d" % int(500 * TIME_SCALE), timeout=T)))
         slow.start()
-        wait_until(lambda: threads_sleeping_in_app(worker) == 1, DEFAULT_TIMEOUT, what="the call blocked")
+        wait_until(lambda: threads_busy(admin) == 1, DEFAULT_TIMEOUT, what="the call blocked")
         t0 = time.monotonic()
         fast = server.get("/pid", timeout=T)
         waited = time.monotonic() - t0
