@@ -57,7 +57,7 @@ def parse_args(argv):
         help="quick check: 1 round, 1 s, 8 connections, 200 idle connections, 4 MiB stream",
     )
     parser.add_argument(
-        "--ports-from", type=int, default=18200, help="first port on 127.0.0.1 (uses up to 6)"
+        "--ports-from", type=int, default=18200, help="first port on 127.0.0.1 (uses up to 7)"
     )
     parser.add_argument("--json", type=Path, help="write the raw results here")
     parser.add_argument(

@@ -375,6 +375,27 @@ def _hello_targets(s):
             "{:.2f}×",
         ),
         _check(
+            "(a) cppgunicorn-2x2 req/s ÷ nginx",
+            "≥ 1.0×",
+            _ratio(rps("a", "cppgunicorn-2x2"), rps("a", "nginx")),
+            lambda v: v >= 1.0,
+            "{:.2f}×",
+        ),
+        _check(
+            "(a) cppgunicorn-2x2 CPU µs/req ÷ nginx",
+            "≤ 1.1×",
+            _ratio(cpu("cppgunicorn-2x2"), cpu("nginx")),
+            lambda v: v <= 1.1,
+            "{:.2f}×",
+        ),
+        _check(
+            "(a) cppgunicorn-2x8 req/s ÷ cppgunicorn-2x2",
+            "≥ 0.9×",
+            _ratio(rps("a", "cppgunicorn-2x8"), rps("a", "cppgunicorn-2x2")),
+            lambda v: v >= 0.9,
+            "{:.2f}×",
+        ),
+        _check(
             "(a) cppgunicorn req/s ÷ gunicorn-flask",
             "≥ 10×",
             _ratio(rps("a", "cppgunicorn"), rps("a", "gunicorn-flask")),
@@ -466,6 +487,19 @@ def _echo_targets(s):
     return checks
 
 
+def _echo_ratio_target(s):
+    mibs = lambda server: _metric(s, "e", server, "POST /echo 1 MiB")
+    return [
+        _check(
+            "(e) cppgunicorn-2x2 1 MiB echo ÷ cppgunicorn (2x1)",
+            "≥ 1.0×",
+            _ratio(mibs("cppgunicorn-2x2"), mibs("cppgunicorn")),
+            lambda v: v >= 1.0,
+            "{:.2f}×",
+        )
+    ]
+
+
 def _fanout_targets(s):
     checks = []
     for case, expected in (("1 request", [50]), ("2 concurrent", [50, 100])):
@@ -522,6 +556,7 @@ def targets(summary, startups):
         + _sleep_targets(summary)
         + _idle_targets(summary)
         + _echo_targets(summary)
+        + _echo_ratio_target(summary)
         + _fanout_targets(summary)
         + _startup_targets(summary, startups)
     )

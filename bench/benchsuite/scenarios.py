@@ -159,6 +159,7 @@ class Suite:
             servers.gunicorn(p, "gunicorn-flask", self.port(3), "flask_app:app", 2, 2),
             servers.gunicorn(p, "gunicorn-wsgi", self.port(4), "wsgi_app:application", 2, 2),
             servers.uwsgi(p, "uwsgi", self.port(5), 2, 2, keep_alive),
+            servers.cppgunicorn(p, "cppgunicorn-2x8", self.port(6), p.hello_so, 2, 8),
         ]
 
     def sleep_servers(self):

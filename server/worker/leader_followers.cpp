@@ -1,11 +1,20 @@
 #include "worker/leader_followers.hpp"
 
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
 #include <thread>
+
+#include <fcntl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 namespace cppg::worker {
 
 void LeaderFollowers::run(const std::function<void(size_t)>& start,
                           const std::function<void(size_t)>& stop) {
+    tids_.assign(threads_, 0);
+    in_job_.assign(threads_, false);
     std::vector<std::thread> others;
     others.reserve(threads_ - 1);
     for (size_t i = 1; i < threads_; ++i)
@@ -25,6 +34,7 @@ void LeaderFollowers::run(const std::function<void(size_t)>& start,
 void LeaderFollowers::push_ready(Job* job) { staged_.push_back(job); }
 
 void LeaderFollowers::publish_staged() {
+    published_ += staged_.size();
     ready_.insert(ready_.end(), staged_.begin(), staged_.end());
     staged_.clear();
 }
@@ -49,6 +59,7 @@ bool LeaderFollowers::lead_briefly(const std::function<void()>& fn) {
 
 void LeaderFollowers::serve(size_t index) {
     Lock lock(mu_);
+    tids_[index] = static_cast<pid_t>(syscall(SYS_gettid));
     for (;;) {
         // Jobs that came back are the loop's to finish first: their clients wait on them.
         if (!leader_ && !ended_ && (!returned_.empty() || ready_.empty())) {
@@ -58,6 +69,7 @@ void LeaderFollowers::serve(size_t index) {
         if (!ready_.empty()) {
             Job* job = ready_.front();
             ready_.pop_front();
+            ++taken_;
             run_job(index, job, lock);
             continue;
         }
@@ -113,13 +125,18 @@ void LeaderFollowers::run_job(size_t index, Job* job, Lock& lock) {
     // Calls are slow today and more requests wait: a thread that is free takes one now
     // rather than at its next tick.
     if (slow_calls_ && !ready_.empty() && standby_) standby_cv_.notify_one();
+    in_job_[index] = true;
     lock.unlock();
     auto started = std::chrono::steady_clock::now();
     job->run(index);
     bool slow = std::chrono::steady_clock::now() - started > kTick;
     bool urgent = job->needs_loop_now();
     lock.lock();
-    slow_calls_ = slow;
+    in_job_[index] = false;
+    // Consistently slow calls, not one that was merely preempted: spreading work on a busy
+    // machine would only add threads competing for its cores.
+    slow_score_ = slow ? std::min(slow_score_ + 1, kSlowScoreMax) : std::max(slow_score_ - 1, 0);
+    slow_calls_ = slow_score_ >= kSlowScoreOn;
     if (away_ == threads_) loop_.on_all_busy(false);
     --away_;
     returned_.push_back(job);
@@ -143,20 +160,26 @@ void LeaderFollowers::wait_as_follower(Lock& lock) {
     if (followers_waiting_ > 0) followers_cv_.notify_one();  // the next standby
 }
 
-// Returns when there is work for this thread: a ready job, or a loop to lead.
+// Returns when there is work for this thread: a request that has waited for a thread, or a
+// loop that has been leaderless, for long enough (should_act), or a loop nobody leads while
+// nobody works.
 void LeaderFollowers::stand_by(Lock& lock) {
     uint64_t epoch_seen = leader_epoch_;
     uint64_t jobs_seen = jobs_started_;
-    bool leaderless_seen = false;
+    uint64_t published_seen = published_;
+    int waiting_ticks = 0, leaderless_ticks = 0;
     while (!ended_) {
-        if (!ready_.empty()) return;
-        if (!leader_) {
-            if (away_ == 0) return;  // nobody leads and nobody works: lead
-            if (leaderless_seen && leader_epoch_ == epoch_seen) return;  // a slow call: take over
-        }
-        leaderless_seen = !leader_;
+        if (!ready_.empty() && (slow_calls_ || (taken_ < published_seen && should_act(lock, ++waiting_ticks))))
+            return;
+        if (ready_.empty()) waiting_ticks = 0;
+        if (!leader_ && away_ == 0) return;  // nobody leads and nobody works: lead
+        bool same_leaderless = !leader_ && leader_epoch_ == epoch_seen;
+        leaderless_ticks = same_leaderless ? leaderless_ticks + 1 : 0;
+        if (leaderless_ticks > 0 && should_act(lock, leaderless_ticks)) return;
+        if (ended_) return;
         epoch_seen = leader_epoch_;
-        if (leader_ && jobs_started_ == jobs_seen) {
+        published_seen = published_;
+        if (leader_ && jobs_started_ == jobs_seen && ready_.empty()) {
             // Nothing ran for a tick: sleep until a leader leaves the loop.
             standby_idle_ = true;
             standby_cv_.wait(lock);
@@ -166,6 +189,39 @@ void LeaderFollowers::stand_by(Lock& lock) {
         }
         jobs_seen = jobs_started_;
     }
+}
+
+// After `ticks` ticks of waiting: act now if a thread away in a call is blocked, or once
+// kBusyTicks have gone by.
+bool LeaderFollowers::should_act(Lock& lock, int ticks) {
+    return ticks >= kBusyTicks || a_thread_away_is_blocked(lock);
+}
+
+// From the kernel's view of the threads in calls: 'S' or 'D' is a call waiting on something
+// (a sleep, a socket, a lock); 'R' is one computing, or preempted.
+bool LeaderFollowers::a_thread_away_is_blocked(Lock& lock) {
+    std::vector<pid_t> away;
+    for (size_t i = 0; i < threads_; ++i)
+        if (in_job_[i]) away.push_back(tids_[i]);
+    lock.unlock();
+    bool blocked = false;
+    for (pid_t tid : away) {
+        char path[64], stat[256];
+        std::snprintf(path, sizeof path, "/proc/self/task/%d/stat", static_cast<int>(tid));
+        int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) continue;
+        ssize_t n = ::read(fd, stat, sizeof stat - 1);
+        ::close(fd);
+        if (n <= 0) continue;
+        stat[n] = '\0';
+        const char* end = std::strrchr(stat, ')');  // the name may hold spaces and parentheses
+        if (end && (end[2] == 'S' || end[2] == 'D')) {
+            blocked = true;
+            break;
+        }
+    }
+    lock.lock();
+    return blocked;
 }
 
 }  // namespace cppg::worker

@@ -5,10 +5,14 @@
 // meanwhile; the thread takes it back when the call returns.
 //
 // gthread semantics come from one follower, the standby: while the worker is busy it looks
-// every kTick whether requests are waiting for a thread (it takes one) or whether the loop has
-// been leaderless for a whole tick (a call is slow: it becomes the leader). Idle, it sleeps
-// until a leader leaves the loop. So a slow call never holds up requests on other
-// connections for more than a tick or two, and fast calls pay no wake-up at all.
+// every kTick whether a request has waited a whole tick for a thread (it takes it; at once
+// when calls have been slow) or whether the loop has been leaderless for a whole tick (it
+// becomes the leader). It acts after one tick when a thread away in a call is blocked
+// (sleeping, waiting on I/O), and after kBusyTicks when they all run: those are computing
+// or merely preempted, and on a busy machine another runnable thread would only compete
+// with them. Idle, the standby sleeps until a leader leaves the loop. So a blocked call
+// holds up requests on other connections for a tick or two, a computing one for
+// kBusyTicks at most, and fast calls pay no wake-up at all.
 // With M = 1 this is gunicorn's sync worker: one thread, reading, running, answering.
 #pragma once
 
@@ -19,6 +23,8 @@
 #include <deque>
 #include <functional>
 #include <mutex>
+
+#include <sys/types.h>
 #include <vector>
 
 namespace cppg::worker {
@@ -26,6 +32,7 @@ namespace cppg::worker {
 class LeaderFollowers {
 public:
     static constexpr std::chrono::milliseconds kTick{1};
+    static constexpr int kBusyTicks = 10;
 
     // What the threads run outside the loop: one request's app call.
     class Job {
@@ -80,12 +87,16 @@ private:
     void wait_as_follower(Lock& lock);
     void stand_by(Lock& lock);
     void publish_staged();
+    bool should_act(Lock& lock, int ticks);
+    bool a_thread_away_is_blocked(Lock& lock);
 
     const size_t threads_;
     Loop& loop_;
     std::mutex mu_;
     std::condition_variable standby_cv_;
     std::condition_variable followers_cv_;
+    std::vector<pid_t> tids_;      // by thread index
+    std::vector<bool> in_job_;     // by thread index
     std::vector<Job*> staged_;  // the leader's, not yet published
     std::deque<Job*> ready_;
     std::vector<Job*> returned_;
@@ -94,10 +105,17 @@ private:
     size_t away_ = 0;              // threads running a job
     uint64_t leader_epoch_ = 0;    // counts leaderships, so the standby can tell a long one
     uint64_t jobs_started_ = 0;
+    uint64_t published_ = 0;       // jobs made ready so far
+    uint64_t taken_ = 0;           // ... and taken by a thread (they are taken in order)
     bool standby_ = false;         // a follower is the standby
     size_t followers_waiting_ = 0;  // the other followers, asleep
     bool standby_idle_ = false;    // ... and sleeps until a leader leaves the loop
-    bool slow_calls_ = false;      // the last job outlasted a tick: spread ready jobs at once
+    // Calls outlasting a tick raise the score, others lower it; at kSlowScoreOn calls count as
+    // slow, and ready jobs are spread over free threads at once.
+    static constexpr int kSlowScoreMax = 8;
+    static constexpr int kSlowScoreOn = 4;
+    int slow_score_ = 0;
+    bool slow_calls_ = false;
 };
 
 }  // namespace cppg::worker
