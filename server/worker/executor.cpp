@@ -1,5 +1,7 @@
 #include "worker/executor.hpp"
 
+#include <pthread.h>
+
 #include <csignal>
 
 namespace cppg::worker {
@@ -23,7 +25,11 @@ bool Executor::submit(Task fn, void* arg) {
         queue_.emplace_back(fn, arg);
         // Threads start with the first task: a worker whose app never fans out pays nothing.
         if (threads_.empty())
-            for (size_t i = 0; i < thread_count_; ++i) threads_.emplace_back([this] { run(); });
+            for (size_t i = 0; i < thread_count_; ++i)
+                threads_.emplace_back([this] {
+                    pthread_setname_np(pthread_self(), "cppg-executor");  // for top -H and ps -L
+                    run();
+                });
     }
     cv_.notify_one();
     return true;

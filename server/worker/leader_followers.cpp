@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <string>
 #include <thread>
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -19,6 +21,10 @@ void LeaderFollowers::run(const std::function<void(size_t)>& start,
     others.reserve(threads_ - 1);
     for (size_t i = 1; i < threads_; ++i)
         others.emplace_back([&, i] {
+            // Thread 0 keeps the process's name (what pgrep and systemd see); the others are
+            // named for top -H and ps -L.
+            std::string name = "cppg-thread-" + std::to_string(i);
+            pthread_setname_np(pthread_self(), name.substr(0, 15).c_str());
             start(i);
             serve(i);
             stop(i);

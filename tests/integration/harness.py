@@ -102,8 +102,9 @@ def has_signalfd(pid, mask=WORKER_SIGNALFD_MASK):
 
 
 def threads_sleeping_in_app(*pids):
-    """How many threads of these processes sleep in nanosleep: testkit's /sleep calls running
-    in the app. Read from the kernel's wait channel, whatever the architecture."""
+    """How many app threads of these workers sleep in nanosleep: testkit's /sleep calls
+    running. Read from the kernel's wait channel, whatever the architecture. App threads are
+    the main thread and those named cppg-thread-N (a sanitizer's own threads also sleep)."""
     count = 0
     for pid in pids:
         try:
@@ -112,8 +113,10 @@ def threads_sleeping_in_app(*pids):
             continue
         for tid in tids:
             try:
+                with open("/proc/%d/task/%s/comm" % (pid, tid)) as f:
+                    app_thread = int(tid) == pid or f.read().startswith("cppg-thread-")
                 with open("/proc/%d/task/%s/wchan" % (pid, tid)) as f:
-                    count += "nanosleep" in f.read()
+                    count += app_thread and "nanosleep" in f.read()
             except OSError:
                 pass
     return count
