@@ -216,7 +216,8 @@ AdminReply Arbiter::status_page(std::string_view query) {
         for (size_t t = 0; t < std::min<size_t>(v.threads_per_worker, shared::kWatchedThreads); ++t) {
             int64_t started = slot.threads[t].started_ms.load(std::memory_order_acquire);
             if (started == 0) continue;
-            w.busy.push_back({t, slot.threads[t].request_line, now - started,
+            // now was read before this slot: a request that began since is 0 ms old, not -1.
+            w.busy.push_back({t, slot.threads[t].request_line, std::max<int64_t>(0, now - started),
                               slot.threads[t].client_wait_since_ms.load() != 0});
         }
         v.workers.push_back(std::move(w));

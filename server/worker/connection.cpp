@@ -32,6 +32,7 @@ Connection::~Connection() { count_request_done(kClientClosedRequest); }
 // ---- states and timers ----
 
 void Connection::enter(State state) {
+    if (state_ == State::kClosed) return;  // closed for good: nothing may reopen it
     state_ = state;
     arm_state_timer();
 }
@@ -192,6 +193,7 @@ void Connection::feed(const char* data, size_t len) {
 // restarting it for every request costs two epoll_ctl calls) until a bound is reached.
 void Connection::hold_input(const char* data, size_t len) {
     pending_input_.append(data, len);
+    if (state_ == State::kApp) input_held_.store(true, std::memory_order_release);
     if (pending_input_.size() >= kMaxHeldInput) io_.stop_reading();
 }
 
@@ -241,7 +243,7 @@ void Connection::on_eof() {
     io_.stop_reading();
     switch (state_) {
         case State::kLinger: return close();
-        case State::kApp:
+        case State::kApp: input_held_.store(true, std::memory_order_release); return;
         case State::kClosing:
         case State::kClosed: return;
         case State::kBody:
@@ -269,8 +271,10 @@ bool Connection::body_ready() const {
 
 void Connection::dispatch_when_ready() {
     if (state_ != State::kBody || !body_ready() || io_.sending()) return;
-    // The app's thread reads the rest of the body itself: the loop must not read meanwhile.
-    if (!message_complete_) io_.stop_reading();
+    // The app's thread reads the rest of the body itself: the loop must not read meanwhile,
+    // and must take the connection back at once after the call, to read again.
+    reading_left_to_app_ = !message_complete_;
+    if (reading_left_to_app_) io_.stop_reading();
     enter(State::kApp);
     owner_.dispatch(*this);
 }
@@ -278,6 +282,7 @@ void Connection::dispatch_when_ready() {
 void Connection::run(size_t thread) {
     app_thread_ = thread;
     app_close_ = app_socket_failed_ = output_refused_ = false;
+    if (exchange_.aborted()) return;  // cut before it started (a quick stop): never call the app
     owner_.run_app(thread, exchange_);
     exchange_.finish();
     if (exchange_.close_after()) app_close_ = true;
@@ -286,11 +291,14 @@ void Connection::run(size_t thread) {
 }
 
 bool Connection::needs_loop_now() const {
-    return !backlog_.empty() || app_close_ || !message_complete_;
+    return !backlog_.empty() || app_close_ || app_socket_failed_ || reading_left_to_app_ ||
+           !app_input_.empty() || input_held_.load(std::memory_order_acquire);
 }
 
 void Connection::back_on_loop() {
     state_ = State::kIdle;  // the loop's again; each path below picks the state it needs
+    input_held_.store(false, std::memory_order_relaxed);
+    reading_left_to_app_ = false;
     owner_.on_request_done();
     if (close_when_back_ || app_socket_failed_) return close();
     if (!app_input_.empty()) {
@@ -301,6 +309,7 @@ void Connection::back_on_loop() {
         std::string rest;
         rest.swap(backlog_);
         send(std::move(rest));
+        if (state_ == State::kClosed) return;  // the client is gone (the write failed)
     }
     if (app_close_) close_after_ = true;
     if (message_complete_) return start_next_request();
@@ -308,11 +317,13 @@ void Connection::back_on_loop() {
     // the client is still waiting for a 100 Continue it will never get, or we must close.
     if (close_after_ || input_ended_ || (exchange_.request().expect_continue() && !continue_sent_))
         return close_gracefully();
+    last_read_ms_ = io_.now_ms();  // body_timeout counts from here, not from before the call
     enter(State::kDrainBody);
     take_pending_input();
 }
 
 void Connection::start_next_request() {
+    if (state_ == State::kClosed) return;
     if (close_after_) return close_gracefully();
     parser_.resume();
     enter(State::kIdle);
@@ -578,7 +589,10 @@ void Connection::stop_when_idle() {
         case State::kApp:
         case State::kBody: return exchange_.refuse_keep_alive();  // decided when it is back
         case State::kIdle: return arm_state_timer();  // the stop grace
-        case State::kHead:      // a request is arriving: it is answered with Connection: close
+        case State::kHead:
+            // Nothing of a request yet (a new connection): the stop grace, not header_timeout.
+            if (!parser_.in_message() && pending_input_.empty()) return enter(State::kIdle);
+            return;  // a request is arriving: it is answered with Connection: close
         case State::kDrainBody:
         case State::kClosing:
         case State::kLinger:

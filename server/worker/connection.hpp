@@ -210,6 +210,10 @@ private:
     bool message_complete_ = false;   // its body has been received in full
     bool request_open_ = false;       // counted in flight, not yet done
     bool continue_sent_ = false;
+    bool reading_left_to_app_ = false;  // the loop stopped reading for the app's thread
+    // The loop kept input (or an EOF) that arrived during the call: the call's end must wake
+    // the leader, which may already be waiting for events that will not come again.
+    std::atomic<bool> input_held_{false};
     std::chrono::system_clock::time_point request_started_;
 
     // The app's side, while a thread runs it.

@@ -45,6 +45,11 @@ void LeaderFollowers::publish_staged() {
     staged_.clear();
 }
 
+size_t LeaderFollowers::away() {
+    std::lock_guard lock(mu_);
+    return away_;
+}
+
 bool LeaderFollowers::leaderless() {
     std::lock_guard lock(mu_);
     return !leader_ && !ended_;
@@ -59,7 +64,7 @@ bool LeaderFollowers::lead_briefly(const std::function<void()>& fn) {
     fn();
     lock.lock();
     publish_staged();
-    leader_ = false;
+    leave_loop();
     return true;
 }
 
@@ -93,10 +98,14 @@ void LeaderFollowers::lead(size_t index, Lock& lock) {
     lock.unlock();
     loop_.on_lead(index);
     std::vector<Job*> back;
+    bool polled = false;
     for (;;) {
         lock.lock();
         publish_staged();
-        if (returned_.empty() && !ready_.empty()) break;  // keeps the lock: the first is ours
+        // With slow calls, requests pile up in their sockets while the threads are away:
+        // read them (without waiting) before taking the oldest ready one, so that they queue
+        // in the order they came rather than behind a whole batch.
+        if (returned_.empty() && !ready_.empty() && (polled || !slow_calls_)) break;  // keeps the lock
         back.swap(returned_);
         lock.unlock();
         for (Job* job : back) job->back_on_loop();  // may make requests ready
@@ -104,21 +113,32 @@ void LeaderFollowers::lead(size_t index, Lock& lock) {
             back.clear();
             continue;
         }
-        if (!loop_.turn()) {
+        lock.lock();
+        bool wait = ready_.empty();
+        lock.unlock();
+        polled = true;
+        if (!loop_.turn(wait)) {
             lock.lock();
             ended = true;
             break;
         }
     }
-    leader_ = false;
     if (ended) {
+        leader_ = false;
         ended_ = true;
         standby_cv_.notify_all();
         followers_cv_.notify_all();
         return;
     }
-    // The loop is leaderless from here: an idle standby starts watching it.
+    leave_loop();
+}
+
+// The loop is leaderless from here: an idle standby starts watching it (or, with the post
+// empty, a sleeping follower takes it).
+void LeaderFollowers::leave_loop() {
+    leader_ = false;
     if (standby_idle_) standby_cv_.notify_one();
+    else if (!standby_ && followers_waiting_ > 0) followers_cv_.notify_one();
 }
 
 void LeaderFollowers::run_job(size_t index, Job* job, Lock& lock) {
@@ -136,7 +156,6 @@ void LeaderFollowers::run_job(size_t index, Job* job, Lock& lock) {
     auto started = std::chrono::steady_clock::now();
     job->run(index);
     bool slow = std::chrono::steady_clock::now() - started > kTick;
-    bool urgent = job->needs_loop_now();
     lock.lock();
     in_job_[index] = false;
     // Consistently slow calls, not one that was merely preempted: spreading work on a busy
@@ -146,11 +165,9 @@ void LeaderFollowers::run_job(size_t index, Job* job, Lock& lock) {
     if (away_ == threads_) loop_.on_all_busy(false);
     --away_;
     returned_.push_back(job);
-    if (leader_ && urgent) {
-        lock.unlock();
-        loop_.wake();
-        lock.lock();
-    }
+    // Under the lock: the leader cannot have taken the job back yet, so the loop (and its
+    // wake-up handle) is still there.
+    if (leader_ && job->needs_loop_now()) loop_.wake();
 }
 
 void LeaderFollowers::wait_as_follower(Lock& lock) {

@@ -40,8 +40,9 @@ public:
         virtual ~Job() = default;
         // On whichever thread took it, outside the loop.
         virtual void run(size_t thread) = 0;
-        // Right after run(), on the same thread: must the loop take it back at once? When
-        // false it waits for the leader's next turn (at most the loop's longest timer).
+        // After run(), on the same thread, under the coordinator's lock once the job is queued
+        // for the loop: must a leader be woken to take it back at once? When false it waits
+        // for the leader's next turn (at most the loop's longest timer).
         virtual bool needs_loop_now() const = 0;
         // On the leader, after run(): the loop owns the job again.
         virtual void back_on_loop() = 0;
@@ -51,9 +52,9 @@ public:
     class Loop {
     public:
         virtual ~Loop() = default;
-        // Leader only: one turn (waits for events when there is nothing to do; calls
-        // push_ready for requests it completes). False once the loop has ended.
-        virtual bool turn() = 0;
+        // Leader only: one turn (with `wait`, waits for events when there is nothing to do;
+        // calls push_ready for requests it completes). False once the loop has ended.
+        virtual bool turn(bool wait) = 0;
         // Any thread: makes a turn in progress return soon.
         virtual void wake() = 0;
         // The calling thread has just become the leader.
@@ -76,6 +77,8 @@ public:
     // no thread leads now; false if one does (it will see what `fn` would handle).
     bool lead_briefly(const std::function<void()>& fn);
     bool leaderless();
+    // Threads running a job now.
+    size_t away();
 
     size_t threads() const { return threads_; }
 
@@ -87,6 +90,7 @@ private:
     void wait_as_follower(Lock& lock);
     void stand_by(Lock& lock);
     void publish_staged();
+    void leave_loop();
     bool should_act(Lock& lock, int ticks);
     bool a_thread_away_is_blocked(Lock& lock);
 

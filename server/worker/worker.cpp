@@ -225,7 +225,7 @@ int Worker::run() {
 
 // ---- the threads and the loop ----
 
-bool Worker::turn() { return uv_run(&loop_, UV_RUN_ONCE) != 0; }
+bool Worker::turn(bool wait) { return uv_run(&loop_, wait ? UV_RUN_ONCE : UV_RUN_NOWAIT) != 0; }
 
 void Worker::wake() { uv_async_send(&async_handle_); }
 
@@ -244,8 +244,8 @@ void Worker::on_all_busy(bool busy) {
         else counters_->end_saturation(shared::monotonic_us());
     }
     if (!slot_) return;
-    if (busy) slot_->open_connections.store(-1, std::memory_order_relaxed);
-    else publish_load();
+    // Any thread: only atomics here, the loop's own state may be changing meanwhile.
+    slot_->open_connections.store(busy ? -1 : load_.load(std::memory_order_relaxed), std::memory_order_relaxed);
 }
 
 char* Worker::read_buffer() {
@@ -377,13 +377,14 @@ void Worker::resume_accepting() {
 
 void Worker::on_accept_retry(uv_timer_t* timer) { static_cast<Worker*>(timer->data)->resume_accepting(); }
 
+// Loop side. What peers see (open_connections) is -1 while this worker stops, or while
+// every thread is in a call (on_all_busy), else how many connections it holds.
 void Worker::publish_load() {
     if (counters_)
         counters_->connections_open.store(static_cast<int64_t>(connections_.size()), std::memory_order_relaxed);
-    if (slot_)
-        slot_->open_connections.store(
-            shutting_down_ ? -1 : static_cast<int32_t>(connections_.size()),
-            std::memory_order_relaxed);
+    int32_t load = shutting_down_ ? -1 : static_cast<int32_t>(connections_.size());
+    load_.store(load, std::memory_order_relaxed);
+    if (slot_) slot_->open_connections.store(load, std::memory_order_relaxed);
 }
 
 void Worker::on_closed(Connection& closed) {
@@ -473,8 +474,9 @@ void Worker::begin_shutdown(bool graceful) {
 // Connections still open after close() are waiting for an app call that has not returned.
 // A thread cannot be cancelled safely, so a quick stop leaves the process without them.
 void Worker::abandon_busy_app_threads() {
-    size_t busy = 0;
-    for (UvConnection* c : connections_) busy += c->connection().app_running() ? 1 : 0;
+    // Calls running now; jobs that are ready but not started never will be (their exchange
+    // is aborted), and those already back are closed like any connection.
+    size_t busy = crew_.away();
     if (busy == 0) return;
     spdlog::warn("stopping with {} app call(s) still running; they are abandoned", busy);
     spdlog::shutdown();

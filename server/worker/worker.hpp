@@ -71,7 +71,7 @@ private:
     static void on_listener_readable(uv_poll_t* poll, int status, int events);
     static void on_accept_retry(uv_timer_t* timer);
     // LeaderFollowers::Loop
-    bool turn() override;
+    bool turn(bool wait) override;
     void wake() override;
     void on_lead(size_t thread) override;
     void on_all_busy(bool busy) override;
@@ -136,6 +136,7 @@ private:
     bool accepting_ = true;  // the listeners are polled
     uv_timer_t accept_retry_timer_handle_;
     std::unordered_set<UvConnection*> connections_;
+    std::atomic<int32_t> load_{0};  // what publish_load last published, for any thread
     bool shutting_down_ = false;
     bool loop_handles_closed_ = false;
     int exit_code_ = 0;

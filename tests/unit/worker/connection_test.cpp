@@ -26,6 +26,7 @@ struct FakeIo final : ConnectionIo, AppSocket {
     std::string sent;            // what the loop sent
     bool hold_output = false;    // the loop's sends stay queued until flush()
     std::string queued;
+    bool send_fails = false;     // the next send finds the client gone
     bool shutdown_requested = false, closed = false, interrupted = false;
     // The app's thread's socket.
     std::deque<std::string> incoming;  // what read() returns next ("" = EOF)
@@ -37,6 +38,7 @@ struct FakeIo final : ConnectionIo, AppSocket {
     void start_reading() override { reading = true; }
     void stop_reading() override { reading = false; }
     void send(std::string bytes) override {
+        if (send_fails) return conn->on_write_error();
         if (hold_output) queued += bytes;
         else sent += bytes;
     }
@@ -395,4 +397,80 @@ TEST_CASE("connection: Expect: 100-continue is answered by the app's first read"
     r.run_app();
     CHECK(r.io.app_sent.starts_with("HTTP/1.1 100 Continue\r\n\r\n"));
     CHECK(got == "data");
+}
+
+TEST_CASE("connection: a client gone while its response was queued: the pipelined request never runs") {
+    Rig r;
+    std::string big(300000, 'z');
+    int calls = 0;
+    r.owner.app = [&](Exchange& e) {
+        ++calls;
+        e.start_response("200 OK", nullptr, 0);
+        e.write(big.data(), big.size());
+    };
+    r.io.app_send_room = 1000;
+    r.input(std::string(kGet) + std::string(kGet));
+    r.conn.run(0);
+    CHECK(r.conn.needs_loop_now());  // unsent bytes: the leader must take it back now
+    r.io.send_fails = true;
+    r.conn.back_on_loop();
+    CHECK(r.conn.state() == State::kClosed);
+    CHECK(r.owner.dispatched == 1);
+    CHECK(calls == 1);
+}
+
+TEST_CASE("connection: the loop takes a connection back at once when it must read for it") {
+    Rig big_body;
+    std::string body(100000, 'b');
+    big_body.owner.app = [&](Exchange& e) {
+        char buf[65536];
+        while (e.read(buf, sizeof buf) > 0) {
+        }
+        e.start_response("200 OK", nullptr, 0);
+    };
+    big_body.input("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n" + body.substr(0, 70000));
+    big_body.io.incoming.push_back(body.substr(70000));
+    big_body.conn.run(0);
+    CHECK(big_body.conn.needs_loop_now());  // reading was stopped for the app's thread
+
+    Rig held;
+    held.input(kGet);
+    held.conn.run(0);
+    CHECK_FALSE(held.conn.needs_loop_now());  // a plain keep-alive answer can wait for a turn
+    held.input(kGet);                         // ... unless the next request came meanwhile
+    CHECK(held.conn.needs_loop_now());
+    held.conn.back_on_loop();
+    CHECK(held.owner.dispatched == 2);
+}
+
+TEST_CASE("connection: a stopping worker gives a new, silent connection the stop grace, not header_timeout") {
+    Rig r;
+    r.conn.stop_when_idle();
+    CHECK(r.io.timer_due == r.io.now + Connection::kStopGraceMs);
+    r.io.advance(Connection::kStopGraceMs);
+    CHECK(r.conn.state() == State::kClosed);
+}
+
+TEST_CASE("connection: a request cut before its call started never reaches the app") {
+    Rig r;
+    int calls = 0;
+    r.owner.app = [&](Exchange&) { ++calls; };
+    r.input(kGet);
+    r.conn.close();  // a quick stop while the job waits for a thread
+    r.run_app();
+    CHECK(calls == 0);
+    CHECK(r.io.closed);
+}
+
+TEST_CASE("connection: draining an unread body counts body_timeout from the end of the call") {
+    Rig r;
+    r.owner.app = [&](Exchange& e) {
+        e.start_response("200 OK", nullptr, 0);
+        r.io.now += 5000;  // a call that takes five seconds
+    };
+    r.input("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n" + std::string(70000, 'x'));
+    r.run_app();
+    CHECK(r.conn.state() == State::kDrainBody);
+    r.io.advance(Connection::kActivityTickMs);
+    CHECK(r.conn.state() == State::kDrainBody);  // not timed out by the call's own length
 }

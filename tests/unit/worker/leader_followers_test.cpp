@@ -28,12 +28,15 @@ struct TestJob final : LeaderFollowers::Job {
     FakeLoop* loop = nullptr;
     Clock::duration work{};
     size_t pushed_by = SIZE_MAX, ran_on = SIZE_MAX;
-    Clock::time_point ready, started, finished;
-    std::function<void()> then;  // on the loop once it is back: schedule the next one
+    Clock::time_point scheduled, ready, started, finished;
+    std::function<void()> then;    // on the loop once it is back: schedule the next one
+    std::function<void()> during;  // on its thread, in the middle of the work
     void run(size_t thread) override {
         ran_on = thread;
         started = Clock::now();
-        if (work > Clock::duration::zero()) std::this_thread::sleep_for(work);
+        if (work > Clock::duration::zero()) std::this_thread::sleep_for(work / 2);
+        if (during) during();
+        if (work > Clock::duration::zero()) std::this_thread::sleep_for(work / 2);
         finished = Clock::now();
     }
     bool needs_loop_now() const override { return false; }
@@ -55,13 +58,14 @@ struct FakeLoop final : LeaderFollowers::Loop {
     void at(Clock::duration from_now, TestJob* job) {
         std::lock_guard lock(mu);
         job->loop = this;
-        schedule.emplace(Clock::now() + from_now, job);
+        job->scheduled = Clock::now() + from_now;
+        schedule.emplace(job->scheduled, job);
     }
-    bool turn() override {
+    bool turn(bool wait) override {
         std::unique_lock lock(mu);
         if (schedule.empty() && outstanding == 0) return false;
         auto until = schedule.empty() ? Clock::now() + 20ms : schedule.begin()->first;
-        cv.wait_until(lock, until, [&] { return woken; });
+        if (wait) cv.wait_until(lock, until, [&] { return woken; });
         woken = false;
         auto now = Clock::now();
         while (!schedule.empty() && schedule.begin()->first <= now) {
@@ -165,4 +169,25 @@ TEST_CASE("leader/followers: a batch of ready blocking calls spreads over the th
     std::set<size_t> threads;
     for (auto& j : jobs) threads.insert(j.ran_on);
     CHECK(threads.size() == 4);
+}
+
+TEST_CASE("leader/followers: after a call briefly leads the loop (a signal while it waits), a free thread takes it") {
+    FakeLoop loop(2);
+    TestJob a, b, c;
+    a.work = 600ms;
+    bool led = false;
+    // At 300 ms the call leads the loop for 100 ms; meanwhile b's thread comes back, finds a
+    // leader and stands by. When the call lets go, that thread must take the loop, or c,
+    // due at 450 ms, waits for a's end at 600 ms.
+    a.during = [&] {
+        led = loop.crew->lead_briefly([] { std::this_thread::sleep_for(100ms); });
+    };
+    b.work = 350ms;
+    loop.at(0ms, &a);
+    loop.at(0ms, &b);
+    loop.at(450ms, &c);
+    loop.run();
+    CHECK(led);
+    CHECK(c.started - c.scheduled < 100ms);
+    CHECK(c.finished < a.finished);
 }
