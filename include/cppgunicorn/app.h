@@ -208,6 +208,21 @@ typedef struct cppg_host {
      * OWNERSHIP: host_ptr, valid as the handle passed to handle.
      */
     cppg_request_t *(*current_request)(void);
+
+    /**
+     * Send len bytes of the open file fd, from offset, as response body without copying them
+     * through the app (the server uses sendfile). The same rules as write apply: only after
+     * start_response, counted against a declared Content-Length (declare one: a chunked
+     * response cannot carry a file this way), ignored for HEAD, and it may block while the
+     * client is slow to read.
+     * @param req the request handle. @param fd a readable regular file; not closed.
+     * @param offset where to start in the file. @param len bytes to send.
+     * @return 0, CPPG_ESTATE before start_response or without a Content-Length, CPPG_EINVAL
+     *         when the file is shorter than offset + len or len goes past the Content-Length,
+     *         or CPPG_ECLOSED when the client went away.
+     * OWNERSHIP: fd stays the app's.
+     */
+    int (*send_file)(cppg_request_t *req, int fd, uint64_t offset, uint64_t len);
 } cppg_host_t;
 
 /**

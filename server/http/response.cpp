@@ -139,6 +139,17 @@ ResponseWriter::Error ResponseWriter::write(std::string_view data, std::string& 
     return Error::kNone;
 }
 
+ResponseWriter::Error ResponseWriter::reserve(uint64_t len, bool& send) {
+    send = false;
+    if (!started_) return Error::kState;
+    if (framing_ == Framing::kNone) return Error::kNone;
+    if (framing_ != Framing::kLength) return Error::kState;
+    if (body_bytes_ + len > declared_length_) return Error::kTooLong;
+    body_bytes_ += len;
+    send = len > 0;
+    return Error::kNone;
+}
+
 ResponseWriter::Error ResponseWriter::finish(std::string& out) {
     if (!started_) return Error::kState;
     if (framing_ == Framing::kChunked) out += "0\r\n\r\n";

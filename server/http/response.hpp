@@ -35,6 +35,10 @@ public:
                 std::string& why);
     // Appends body bytes with the chosen framing. kTooLong when past Content-Length.
     Error write(std::string_view data, std::string& out);
+    // Counts `len` body bytes that the caller sends itself (a file, with sendfile). Only
+    // with a declared Content-Length: kState otherwise, kTooLong past it (nothing counted).
+    // kNone with nothing to send when the response has no body (HEAD, 204, 304).
+    Error reserve(uint64_t len, bool& send);
     // Ends the body (the last chunk). Returns kInvalid when fewer bytes than Content-Length
     // were written, in which case the connection must be closed.
     Error finish(std::string& out);

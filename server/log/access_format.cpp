@@ -12,7 +12,7 @@ namespace cppg::log {
 
 namespace {
 
-constexpr std::string_view kSimpleAtoms = "hlutrmUqHsBbfaTMDLp";
+constexpr std::string_view kSimpleAtoms = "hlutrmUqHsBbfaTMDLpI";
 
 std::optional<std::string_view> find_header(const HeaderList* headers, std::string_view name) {
     if (headers == nullptr) return std::nullopt;
@@ -67,6 +67,7 @@ std::variant<AccessFormat, std::string> AccessFormat::compile(std::string_view f
         std::string_view name = format.substr(i + 2, close - i - 2);
         Segment seg;
         if (name.size() == 1 && kSimpleAtoms.find(name[0]) != std::string_view::npos) {
+            if (name[0] == 'I') result.uses_request_id_ = true;
             seg.atom = name[0];
         } else if (name.size() > 3 && name.front() == '{' && name[name.size() - 2] == '}' &&
                    std::string_view("ioe").find(name.back()) != std::string_view::npos) {
@@ -74,7 +75,7 @@ std::variant<AccessFormat, std::string> AccessFormat::compile(std::string_view f
             seg.text = std::string(name.substr(1, name.size() - 3));
             if (seg.atom == 'o') result.uses_response_headers_ = true;
         } else {
-            return "unknown atom %(" + std::string(name) + ")s; allowed: h l u t r m U q H s B b f a T M D L p {header}i {header}o {var}e";
+            return "unknown atom %(" + std::string(name) + ")s; allowed: h l u t r m U q H s B b f a T M D L p I {header}i {header}o {var}e";
         }
         if (!literal.empty()) result.segments_.push_back(Segment{0, std::move(literal)});
         literal.clear();
@@ -117,6 +118,7 @@ std::string AccessFormat::render(const AccessRecord& r) const {
             case 'D': fmt::format_to(it, "{}", r.duration_us); break;
             case 'L': fmt::format_to(it, "{:.6f}", static_cast<double>(r.duration_us) / 1e6); break;
             case 'p': fmt::format_to(it, "<{}>", getpid()); break;
+            case 'I': append_or_dash(out, r.request_id.empty() ? std::nullopt : std::optional(r.request_id)); break;
             case 'i': append_or_dash(out, find_header(r.request_headers, seg.text)); break;
             case 'o': append_or_dash(out, find_header(r.response_headers, seg.text)); break;
             case 'e': {

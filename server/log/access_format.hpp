@@ -22,6 +22,7 @@ struct AccessRecord {
     std::string_view path;      // decoded
     std::string_view query;
     std::string_view protocol;  // "HTTP/1.1"
+    std::string_view request_id;  // X-Request-Id, or generated
     int status = 0;
     uint64_t body_bytes = 0;
     std::chrono::system_clock::time_point started;
@@ -38,6 +39,8 @@ public:
     std::string render(const AccessRecord& record) const;
     // True when some atom reads response headers, so callers keep a copy only when needed.
     bool uses_response_headers() const { return uses_response_headers_; }
+    // True when the format has %(I)s, the request id.
+    bool uses_request_id() const { return uses_request_id_; }
 
 private:
     struct Segment {
@@ -46,6 +49,7 @@ private:
     };
     std::vector<Segment> segments_;
     bool uses_response_headers_ = false;
+    bool uses_request_id_ = false;
 };
 
 }  // namespace cppg::log

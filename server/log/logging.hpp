@@ -19,6 +19,7 @@ public:
     AccessLog(AccessFormat format, std::shared_ptr<spdlog::logger> logger)
         : format_(std::move(format)), logger_(std::move(logger)) {}
     bool uses_response_headers() const { return format_.uses_response_headers(); }
+    bool uses_request_id() const { return format_.uses_request_id(); }
     void write(const AccessRecord& record);
 
 private:

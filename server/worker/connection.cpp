@@ -1,6 +1,7 @@
 #include "worker/connection.hpp"
 
 #include <poll.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -284,9 +285,10 @@ void Connection::run(size_t thread) {
     app_close_ = app_socket_failed_ = output_refused_ = false;
     if (exchange_.aborted()) return;  // cut before it started (a quick stop): never call the app
     owner_.run_app(thread, exchange_);
+    // Counted before the last bytes go: a client that has its answer finds it in /metrics.
+    count_request_done(exchange_.status());
     exchange_.finish();
     if (exchange_.close_after()) app_close_ = true;
-    count_request_done(exchange_.status());
     if (owner_.access_log()) log_access();
 }
 
@@ -391,6 +393,7 @@ void Connection::log_access() {
     record.path = r.path();
     record.query = r.query();
     record.protocol = r.protocol();
+    if (owner_.access_log()->uses_request_id()) record.request_id = exchange_.request_id();
     record.status = exchange_.status();
     record.body_bytes = exchange_.body_bytes();
     record.started = request_started_;
@@ -508,6 +511,47 @@ bool Connection::wait_for_room() {
         size_t sent = 0;
         if (!send_now(backlog_, sent)) return false;
         backlog_.erase(0, sent);
+    }
+    return true;
+}
+
+// sendfile straight from the file to the socket while nothing else waits to go out before
+// it; otherwise, and for a client too slow to wait for, the bytes go the way of write_all.
+bool Connection::send_file(int fd, uint64_t offset, uint64_t len) {
+    if (output_refused_ || app_socket_failed_) return false;
+    if (!backlog_.empty()) return copy_file(fd, offset, len);
+    AppSocket& socket = io_.app_socket();
+    auto pos = static_cast<off_t>(offset);
+    while (len > 0) {
+        ssize_t n = socket.send_file(fd, &pos, static_cast<size_t>(std::min<uint64_t>(len, 1 << 30)));
+        if (n > 0) {
+            len -= static_cast<uint64_t>(n);
+            continue;
+        }
+        if (n == 0) return false;  // the file is shorter than promised
+        if (errno == EINTR) continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK) {
+            spdlog::debug("sendfile to {}:{} failed ({})", peer_.remote_addr, peer_.remote_port, strerror(errno));
+            app_socket_failed_ = true;
+            return false;
+        }
+        // The socket is full: the rest goes through the backlog, which waits for the client
+        // only beyond kOutputHighWater and within the worker's budget of waiting threads.
+        return copy_file(fd, static_cast<uint64_t>(pos), len);
+    }
+    return true;
+}
+
+bool Connection::copy_file(int fd, uint64_t offset, uint64_t len) {
+    std::string chunk;
+    while (len > 0) {
+        chunk.resize(static_cast<size_t>(std::min<uint64_t>(len, 256 << 10)));
+        ssize_t n = ::pread(fd, chunk.data(), chunk.size(), static_cast<off_t>(offset));
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return false;
+        if (!write_all(std::string_view(chunk.data(), static_cast<size_t>(n)))) return false;
+        offset += static_cast<uint64_t>(n);
+        len -= static_cast<uint64_t>(n);
     }
     return true;
 }

@@ -161,6 +161,8 @@ private:
     void pull_body(Exchange& exchange) override;
     bool write_all(std::string_view bytes) override;
     void send_continue() override;
+    bool send_file(int fd, uint64_t offset, uint64_t len) override;
+    bool copy_file(int fd, uint64_t offset, uint64_t len);
     bool send_now(std::string_view bytes, size_t& sent);
     bool wait_for_room();
     void feed_from_app(const char* data, size_t len);

@@ -1,6 +1,7 @@
 #include "worker/exchange.hpp"
 
 #include <cstring>
+#include <random>
 
 #include <spdlog/spdlog.h>
 
@@ -34,6 +35,7 @@ void Exchange::begin(const http::Request* request, const PeerInfo* peer,
     final_close_ = false;
     response_headers_.clear();
     environ_scratch_.clear();
+    request_id_.clear();
 }
 
 void Exchange::push_body(std::string_view data) {
@@ -57,7 +59,27 @@ void Exchange::end_body(int error, int error_status) {
 
 // ---- the app's thread ----
 
+std::string_view Exchange::request_id() {
+    if (request_id_.empty()) {
+        std::string_view sent = request_->header("X-Request-Id");
+        bool valid = !sent.empty() && sent.size() <= 200 &&
+                     sent.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:-") ==
+                         std::string_view::npos;
+        if (valid) {
+            request_id_ = sent;
+        } else {
+            thread_local std::mt19937_64 rng(std::random_device{}());
+            request_id_ = fmt::format("{:016x}", rng());
+        }
+    }
+    return request_id_;
+}
+
 int Exchange::environ_get(const char* key, cppg_str_t* out) {
+    if (std::string_view(key) == "REQUEST_ID") {
+        *out = to_str(request_id());
+        return CPPG_OK;
+    }
     auto value = http::environ_value(*request_, *peer_, key, environ_scratch_);
     *out = value ? to_str(*value) : cppg_str_t{nullptr, 0};
     return value ? CPPG_OK : CPPG_EINVAL;
@@ -118,6 +140,25 @@ int Exchange::write(const void* data, size_t len) {
     }
     if (out_.size() >= kOutputBatch) flush();
     return aborted() ? CPPG_ECLOSED : rc;
+}
+
+int Exchange::send_file(int fd, uint64_t offset, uint64_t len) {
+    bool send = false;
+    auto err = writer_.reserve(len, send);
+    if (err == http::ResponseWriter::Error::kState) return CPPG_ESTATE;
+    if (err == http::ResponseWriter::Error::kTooLong) {
+        spdlog::error("app error on \"{} {}\": send_file of {} bytes goes past its Content-Length",
+                      request_->method(), request_->target(), len);
+        return CPPG_EINVAL;
+    }
+    if (!send || aborted()) return aborted() ? CPPG_ECLOSED : CPPG_OK;
+    flush();  // the head, and anything written before, go first
+    if (aborted()) return CPPG_ECLOSED;
+    if (!transport_->send_file(fd, offset, len)) {
+        abort();
+        return CPPG_ECLOSED;
+    }
+    return CPPG_OK;
 }
 
 void Exchange::flush() {

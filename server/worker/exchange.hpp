@@ -59,6 +59,7 @@ public:
     ptrdiff_t read(void* buf, size_t len);
     int start_response(const char* status, const cppg_header_t* headers, size_t n);
     int write(const void* data, size_t len);
+    int send_file(int fd, uint64_t offset, uint64_t len);
     // After the app's handle returned `rc`: settles the response (an error status if none
     // started) and returns its status. finish() then hands the last bytes to the transport.
     int conclude(int rc, bool threw);
@@ -70,6 +71,9 @@ public:
     uint64_t body_bytes() const { return writer_.body_bytes(); }
     std::vector<std::pair<std::string, std::string>>& response_headers() { return response_headers_; }
     const http::Request& request() const { return *request_; }
+    // The request's id: its X-Request-Id when that is 1 to 200 of [A-Za-z0-9._:-], else 16
+    // random hex digits; made on first use (the environ's REQUEST_ID, the access log's %(I)s).
+    std::string_view request_id();
 
 private:
     void flush();
@@ -96,6 +100,7 @@ private:
     bool final_close_ = false;
     std::vector<std::pair<std::string, std::string>> response_headers_;  // for the access log
     http::EnvironScratch environ_scratch_;
+    std::string request_id_;
 };
 
 }  // namespace cppg::worker

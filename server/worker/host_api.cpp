@@ -44,6 +44,11 @@ int host_write(cppg_request_t* r, const void* data, size_t len) {
     return exchange(r)->write(data, len);
 }
 
+int host_send_file(cppg_request_t* r, int fd, uint64_t offset, uint64_t len) {
+    if (r == nullptr || fd < 0) return CPPG_EINVAL;
+    return exchange(r)->send_file(fd, offset, len);
+}
+
 void host_log(int level, const char* msg, size_t len) {
     static constexpr spdlog::level::level_enum kLevels[] = {
         spdlog::level::debug, spdlog::level::info, spdlog::level::warn, spdlog::level::err,
@@ -85,7 +90,7 @@ int host_preloaded() { return preloaded_flag ? 1 : 0; }
 const cppg_host_t kHostTable = {
     sizeof(cppg_host_t), CPPG_ABI_VERSION, host_environ_get, host_header_count, host_header_at,
     host_read,           host_start_response, host_write, host_log, host_strerror,
-    host_preloaded,      host_submit,         host_current_request,
+    host_preloaded,      host_submit,         host_current_request, host_send_file,
 };
 
 }  // namespace

@@ -23,6 +23,9 @@ public:
     virtual bool write_all(std::string_view bytes) = 0;
     // Sends "100 Continue" (once per request).
     virtual void send_continue() = 0;
+    // Sends `len` bytes of file `fd` from `offset`, after what write_all was given. False as
+    // for write_all, and when the file is shorter than promised.
+    virtual bool send_file(int fd, uint64_t offset, uint64_t len) = 0;
 };
 
 // A non-blocking client socket as the app's thread uses it.
@@ -32,6 +35,8 @@ public:
     // As read(2)/send(2) on a non-blocking socket: bytes, 0 at EOF (read), or -1 with errno.
     virtual ssize_t read(char* buf, size_t len) = 0;
     virtual ssize_t send(const char* data, size_t len) = 0;
+    // As sendfile(2) from `fd` at *offset (advanced by what was sent).
+    virtual ssize_t send_file(int fd, off_t* offset, size_t len) = 0;
     enum class Wait { kReady, kTimeout };
     // Waits up to timeout_ms for `events` (POLLIN, POLLOUT). Meanwhile the worker still acts
     // on stop signals; a quick stop may end the process from in here.

@@ -1,6 +1,7 @@
 #include "worker/uv_connection.hpp"
 
 #include <arpa/inet.h>
+#include <sys/sendfile.h>
 #include <unistd.h>
 
 #include <spdlog/spdlog.h>
@@ -193,6 +194,8 @@ void UvConnection::interrupt_app_io() { ::shutdown(fd_, SHUT_RDWR); }
 ssize_t UvConnection::read(char* buf, size_t len) { return ::read(fd_, buf, len); }
 
 ssize_t UvConnection::send(const char* data, size_t len) { return ::send(fd_, data, len, MSG_NOSIGNAL); }
+
+ssize_t UvConnection::send_file(int fd, off_t* offset, size_t len) { return ::sendfile(fd_, fd, offset, len); }
 
 AppSocket::Wait UvConnection::wait(short events, int64_t timeout_ms) {
     return worker_.wait_for_socket(fd_, events, timeout_ms);

@@ -51,6 +51,7 @@ public:
     // AppSocket (the app's thread)
     ssize_t read(char* buf, size_t len) override;
     ssize_t send(const char* data, size_t len) override;
+    ssize_t send_file(int fd, off_t* offset, size_t len) override;
     Wait wait(short events, int64_t timeout_ms) override;
 
 private:

@@ -129,7 +129,8 @@ struct Testkit {
             for (const char* key : {"REQUEST_METHOD", "SCRIPT_NAME", "PATH_INFO", "QUERY_STRING",
                                     "RAW_URI", "SERVER_NAME", "SERVER_PORT", "SERVER_PROTOCOL",
                                     "REMOTE_ADDR", "REMOTE_PORT", "URL_SCHEME", "CONTENT_TYPE",
-                                    "CONTENT_LENGTH", "HTTP_HOST", "HTTP_X_MULTI", "HTTP_X_UNDER"}) {
+                                    "CONTENT_LENGTH", "HTTP_HOST", "HTTP_X_MULTI", "HTTP_X_UNDER",
+                                    "REQUEST_ID"}) {
                 auto v = req.env(key);
                 out += std::string(key) + "=" + (v ? std::string(*v) : "<absent>") + "\n";
             }

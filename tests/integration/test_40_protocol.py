@@ -467,7 +467,9 @@ class TestkitTest(ServerTestCase, unittest.TestCase):
                          b"Connection: close\r\n\r\n")
             resp = HttpReader(sock).read_response()
         self.assertEqual(resp.status, 200, resp)
-        self.assertEqual(parse_environ(resp.body), {
+        environ = parse_environ(resp.body)
+        self.assertRegex(environ.pop("REQUEST_ID", ""), r"^[0-9a-f]{16}$")
+        self.assertEqual(environ, {
             "REQUEST_METHOD": "GET",
             "SCRIPT_NAME": "",
             "PATH_INFO": "/environ",
@@ -514,7 +516,7 @@ class TestkitTest(ServerTestCase, unittest.TestCase):
         "/nul-header": r'\[ERROR\] app error on "GET /nul-header": invalid response header',
         "/bad-header-name": r'\[ERROR\] app error on "GET /bad-header-name": invalid response header',
         "/bad-status": r'\[ERROR\] app error on "GET /bad-status": invalid status line',
-        "/throw": r"\[ERROR\] unhandled exception in handler: boom from testkit",
+        "/throw": r"\[ERROR\] \[[0-9a-f]{16}\] \"GET /throw\" unhandled exception in handler: std::runtime_error: boom from testkit",
         "/no-response": r'\[ERROR\] app error on "GET /no-response": returned 0 without starting a response',
     }
 

@@ -130,7 +130,7 @@ class ErrorLogTest(LoggingCase):
     def test_error_log_format(self):
         server = self.start([], fixture_app("testkit"))
         server.get("/throw")
-        server.wait_for_log(r"\[ERROR\] unhandled exception in handler: boom from testkit")
+        server.wait_for_log(r"\[ERROR\] \[[0-9a-f]{16}\] \"GET /throw\" unhandled exception in handler: std::runtime_error: boom from testkit")
         lines = server.log_text().splitlines()
         self.assertGreaterEqual(len(lines), 4)
         now = datetime.datetime.now().astimezone()

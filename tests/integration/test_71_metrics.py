@@ -205,7 +205,8 @@ class MetricsTest(ServerCase):
         import re
         server = self.serve()
         server.get("/pid")
-        scrape = self.scrape()
+        scrape = wait_until(lambda: (lambda s: s if s.get("cppgunicorn_http_requests_total", code="200", method="GET") else None)(self.scrape()),
+                            DEFAULT_TIMEOUT, what="the request counted")
         served = {name for name, _ in scrape.samples}
         root = os.path.join(os.path.dirname(__file__), "..", "..")
         dashboard = json.load(open(os.path.join(root, "packaging", "grafana", "cppgunicorn.json")))
