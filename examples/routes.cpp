@@ -6,7 +6,9 @@
 #include <string>
 
 struct Routes : cppg::Router {
-    explicit Routes(const cppg::Args&) {
+    // args: an optional directory served under /static (Range, ETag, sendfile).
+    explicit Routes(const cppg::Args& args) {
+        if (!args.empty()) static_files("/static", args[0]);
         get("/", [] { return cppg::Response::text("Hello, World!\n"); });
         get("/users/<int:id>", [](const cppg::Params& p) {
             return cppg::Response::json({{"id", p.get<int>("id")}, {"name", "user" + p.get("id")}});

@@ -35,6 +35,9 @@ public:
     void set(const std::string& name, T value) {
         values_[name] = std::move(value);
     }
+    // A string literal is stored as a std::string (get<std::string> finds it), never as a
+    // pointer to characters.
+    void set(const std::string& name, const char* value) { values_[name] = std::string(value); }
     // The value, which must exist and have type T; throws std::logic_error otherwise.
     template <typename T>
     T& get(const std::string& name) {
@@ -66,6 +69,7 @@ struct RequestContext {
     Request* request = nullptr;
     Scratch scratch;                    // per-request values for the app's own use
     bool ended = false;                 // set when the handler has returned
+    std::string request_id;             // filled on first use (cppg::request_id())
 };
 
 inline LocalStack<AppContext>& app_context_stack() {

@@ -15,8 +15,17 @@
 // the C ABI.
 #pragma once
 
+#include <cxxabi.h>
+#include <unistd.h>
+
 #include <cstddef>
+#include <cstdio>
+#include <cstdint>
+#include <cstdlib>
 #include <cstring>
+#include <memory>
+#include <random>
+#include <sstream>
 #include <functional>
 #include <future>
 #include <initializer_list>
@@ -55,9 +64,88 @@ private:
     int code_;
 };
 
+namespace detail {
+
+// Appends `text` with "{{" and "}}" turned into single braces.
+inline void append_literal(std::string& out, std::string_view text) {
+    for (size_t i = 0; i < text.size(); ++i) {
+        out.push_back(text[i]);
+        if ((text[i] == '{' || text[i] == '}') && i + 1 < text.size() && text[i + 1] == text[i]) ++i;
+    }
+}
+// The first "{}" that is not an escaped brace, or npos.
+inline size_t find_placeholder(std::string_view fmt) {
+    for (size_t i = 0; i + 1 < fmt.size(); ++i) {
+        if ((fmt[i] == '{' || fmt[i] == '}') && fmt[i + 1] == fmt[i]) {
+            ++i;
+            continue;
+        }
+        if (fmt[i] == '{' && fmt[i + 1] == '}') return i;
+    }
+    return std::string_view::npos;
+}
+template <typename T>
+void append_value(std::string& out, const T& value) {
+    if constexpr (std::is_convertible_v<const T&, std::string_view>) {
+        out += std::string_view(value);
+    } else if constexpr (std::is_same_v<T, bool>) {
+        out += value ? "true" : "false";
+    } else {
+        std::ostringstream s;
+        s << value;
+        out += s.str();
+    }
+}
+inline void format_into(std::string& out, std::string_view fmt) { append_literal(out, fmt); }
+template <typename T, typename... Rest>
+void format_into(std::string& out, std::string_view fmt, const T& value, const Rest&... rest) {
+    size_t at = find_placeholder(fmt);
+    if (at == std::string_view::npos) return append_literal(out, fmt);  // extra arguments are ignored
+    append_literal(out, fmt.substr(0, at));
+    append_value(out, value);
+    format_into(out, fmt.substr(at + 2), rest...);
+}
+
+// "std::runtime_error" for the exception being handled now (in a catch block).
+inline std::string current_exception_type() {
+    const std::type_info* type = abi::__cxa_current_exception_type();
+    if (type == nullptr) return "unknown exception";
+    int status = 0;
+    std::unique_ptr<char, void (*)(void*)> name(abi::__cxa_demangle(type->name(), nullptr, nullptr, &status), std::free);
+    return status == 0 && name ? name.get() : type->name();
+}
+
+}  // namespace detail
+
+// "{} placeholders" formatting, as fmt and std::format spell it (no format specs; "{{" and
+// "}}" for braces). Values are written with operator<<.
+template <typename... Args>
+std::string format(std::string_view fmt, const Args&... args) {
+    std::string out;
+    detail::format_into(out, fmt, args...);
+    return out;
+}
+
+// A line in the server's error log, as is.
 inline void log(cppg_log_level_t level, std::string_view message) {
     if (host()) host()->log(level, message.data(), message.size());
 }
+
+// The current request's id: the server's (its X-Request-Id when the client or a proxy sent a
+// valid one, else generated; the access log's %(I)s), also in g() as "request_id". Empty
+// outside a request.
+std::string_view request_id();
+
+// Log lines from app code: "{}" formatting, and inside a request each line starts with the
+// request's id and request line:  [3f2a9c01d4e6b7a8] "GET /todos/7" todo 7 not found
+template <typename... Args>
+void log_debug(std::string_view fmt, const Args&... args);
+template <typename... Args>
+void log_info(std::string_view fmt, const Args&... args);
+template <typename... Args>
+void log_warning(std::string_view fmt, const Args&... args);
+template <typename... Args>
+void log_error(std::string_view fmt, const Args&... args);
 
 // One request in flight. Valid only inside handle().
 class Request {
@@ -135,12 +223,94 @@ public:
         start_response(status, headers);
         write(body);
     }
+    // Sends `len` bytes of file `fd` from `offset` as (part of) the body: the server's
+    // sendfile when it has one, else read and written here. The response must have been
+    // started with a Content-Length. Throws HostError as write() does.
+    void send_file(int fd, uint64_t offset, uint64_t len) {
+        if (host()->struct_size >= offsetof(cppg_host_t, send_file) + sizeof(void*) && host()->send_file) {
+            int rc = host()->send_file(raw_, fd, offset, len);
+            if (rc != CPPG_OK) throw HostError(rc);
+            return;
+        }
+        std::string buf(std::min<uint64_t>(len, 64 << 10), '\0');
+        while (len > 0) {
+            ssize_t n = ::pread(fd, buf.data(), std::min<uint64_t>(len, buf.size()), static_cast<off_t>(offset));
+            if (n <= 0) throw HostError(CPPG_EINVAL);  // the file is shorter than promised
+            write(std::string_view(buf.data(), static_cast<size_t>(n)));
+            offset += static_cast<uint64_t>(n);
+            len -= static_cast<uint64_t>(n);
+        }
+    }
     bool started() const { return started_; }
+    // "GET /todos?done=1": the method and the target as sent.
+    std::string request_line() const { return std::string(method()) + " " + std::string(env_or("RAW_URI", path())); }
 
 private:
     cppg_request_t* raw_;
     bool started_ = false;
 };
+
+namespace detail {
+
+// A client's X-Request-Id is used when it is 1 to 200 of [A-Za-z0-9._:-].
+inline bool valid_request_id(std::string_view id) {
+    if (id.empty() || id.size() > 200) return false;
+    for (char c : id)
+        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != ':' && c != '-') return false;
+    return true;
+}
+inline std::string new_request_id() {
+    thread_local std::mt19937_64 rng(std::random_device{}());
+    char buf[17];
+    std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(rng()));
+    return buf;
+}
+
+inline void log_in_context(cppg_log_level_t level, std::string message) {
+    RequestContext* ctx = request_context_stack().top();
+    if (ctx == nullptr) return log(level, message);
+    std::string line = "[" + std::string(request_id()) + "] ";
+    if (!ctx->ended && ctx->request) line += "\"" + ctx->request->request_line() + "\" ";
+    log(level, line + message);
+}
+
+}  // namespace detail
+
+inline std::string_view request_id() {
+    RequestContext* ctx = request_context_stack().top();
+    if (ctx == nullptr) return {};
+    if (ctx->request_id.empty()) {
+        std::optional<std::string_view> from_server;
+        if (!ctx->ended && ctx->request) from_server = ctx->request->env("REQUEST_ID");
+        if (from_server && !from_server->empty()) {
+            ctx->request_id = *from_server;
+        } else {  // a host without ids (an old server): the client's, or a new one
+            auto sent = !ctx->ended && ctx->request ? ctx->request->header("X-Request-Id") : std::nullopt;
+            ctx->request_id = sent && detail::valid_request_id(*sent) ? std::string(*sent) : detail::new_request_id();
+        }
+        if (AppContext* app = app_context_stack().top()) app->g.set("request_id", ctx->request_id);
+    }
+    return ctx->request_id;
+}
+
+template <typename... Args>
+void log_debug(std::string_view fmt, const Args&... args) { detail::log_in_context(CPPG_LOG_DEBUG, format(fmt, args...)); }
+template <typename... Args>
+void log_info(std::string_view fmt, const Args&... args) { detail::log_in_context(CPPG_LOG_INFO, format(fmt, args...)); }
+template <typename... Args>
+void log_warning(std::string_view fmt, const Args&... args) { detail::log_in_context(CPPG_LOG_WARNING, format(fmt, args...)); }
+template <typename... Args>
+void log_error(std::string_view fmt, const Args&... args) { detail::log_in_context(CPPG_LOG_ERROR, format(fmt, args...)); }
+
+namespace detail {
+
+// Logs the exception being handled (call in a catch block): its type, its message, and
+// the request it broke.
+inline void log_unhandled(std::string_view where, std::string_view what) {
+    log_in_context(CPPG_LOG_ERROR, format("unhandled exception in {}: {}: {}", where, current_exception_type(), what));
+}
+
+}  // namespace detail
 
 namespace detail {
 
@@ -176,9 +346,9 @@ struct Adapter {
             static_cast<const App*>(state)->handle(request);
             return 0;
         } catch (const std::exception& e) {
-            log(CPPG_LOG_ERROR, std::string("unhandled exception in handler: ") + e.what());
+            log_unhandled("handler", e.what());
         } catch (...) {
-            log(CPPG_LOG_ERROR, "unhandled non-standard exception in handler");
+            log_unhandled("handler", "(not a std::exception)");
         }
         return -1;  // the host answers 500, or closes if the response had started
     }

@@ -51,7 +51,7 @@ class RouterTest(ServerCase):
         self.assertEqual((resp.status, json.loads(resp.body)), (422, {"error": "bad input"}))
         resp = self.call("GET", "/crash")                                         # anything else
         self.assertEqual(resp.status, 500)
-        self.server.wait_for_log(r"\[ERROR\] unhandled exception in route: unexpected")
+        self.server.wait_for_log(r'\[ERROR\] \[[0-9a-f]{16}\] "GET /crash" unhandled exception in route: std::runtime_error: unexpected')
         self.assertEqual(self.call("GET", "/").status, 200)
 
     def test_the_ten_line_hello(self):

@@ -1,0 +1,4 @@
+// The to-do API as a cppgunicorn app:  cppgunicorn --workers 2 --threads 4 todo.so
+#include "todo.hpp"
+
+CPPG_APP(todo::App, "todo")
