@@ -89,7 +89,8 @@ typedef struct cppg_host {
      * Keys: REQUEST_METHOD, SCRIPT_NAME (always empty in v1), PATH_INFO (percent-decoded path),
      * QUERY_STRING, RAW_URI (the request target as sent), SERVER_NAME, SERVER_PORT,
      * SERVER_PROTOCOL ("HTTP/1.1"), REMOTE_ADDR, REMOTE_PORT, URL_SCHEME ("http"),
-     * CONTENT_TYPE, CONTENT_LENGTH, and HTTP_<NAME> for any request header, where NAME is the
+     * REQUEST_ID (the client's X-Request-Id when it is 1-200 of [A-Za-z0-9._:-], else 16
+     * random hex digits; servers older than send_file lack it), CONTENT_TYPE, CONTENT_LENGTH, and HTTP_<NAME> for any request header, where NAME is the
      * header name upper-cased with '-' turned into '_'. Repeated headers are joined with ", ".
      * Headers whose name contains '_' are never visible as HTTP_* (they would be ambiguous
      * with their '-' spelling); they remain visible through header_at.
@@ -218,7 +219,8 @@ typedef struct cppg_host {
      * @param req the request handle. @param fd a readable regular file; not closed.
      * @param offset where to start in the file. @param len bytes to send.
      * @return 0, CPPG_ESTATE before start_response or without a Content-Length, CPPG_EINVAL
-     *         when the file is shorter than offset + len or len goes past the Content-Length,
+     *         when fd is not a regular file, the file is shorter than offset + len, or len
+     *         goes past the Content-Length (nothing is sent then),
      *         or CPPG_ECLOSED when the client went away.
      * OWNERSHIP: fd stays the app's.
      */

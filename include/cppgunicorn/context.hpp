@@ -15,6 +15,7 @@
 #pragma once
 
 #include <any>
+#include <atomic>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -68,8 +69,12 @@ struct AppContext {
 struct RequestContext {
     Request* request = nullptr;
     Scratch scratch;                    // per-request values for the app's own use
-    bool ended = false;                 // set when the handler has returned
+    std::atomic<bool> ended = false;    // set when the handler has returned (tasks may outlive it)
+    // Copied when the request starts, so log lines from a task that outlives the handler
+    // never touch the request itself.
     std::string request_id;             // filled on first use (cppg::request_id())
+    std::string request_line;           // "GET /path?q"
+    const void* router = nullptr;       // the cppg::Router handling it, for url_for in tasks
 };
 
 inline LocalStack<AppContext>& app_context_stack() {

@@ -129,7 +129,7 @@ inline std::string content_type_for(std::string_view path) {
     return "application/octet-stream";
 }
 
-// An IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT"), and back (0 when malformed).
+// An IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT"), and back (nullopt when malformed).
 inline std::string http_date(std::time_t t) {
     std::tm tm{};
     gmtime_r(&t, &tm);
@@ -137,11 +137,11 @@ inline std::string http_date(std::time_t t) {
     std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
     return buf;
 }
-inline std::time_t parse_http_date(std::string_view text) {
+inline std::optional<std::time_t> parse_http_date(std::string_view text) {
     std::tm tm{};
     std::string s(text);
     const char* end = strptime(s.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm);
-    if (end == nullptr || *end != '\0') return 0;
+    if (end == nullptr || *end != '\0') return std::nullopt;
     return timegm(&tm);
 }
 
@@ -255,6 +255,12 @@ inline std::optional<ByteRange> parse_range(std::string_view header, uint64_t si
     return ByteRange{first, std::min(last, size - 1) - first + 1};
 }
 
+// A regular file this process can open (Response::file answers 404 otherwise).
+inline bool readable_file(const std::string& path) {
+    struct stat st {};
+    return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(path.c_str(), R_OK) == 0;
+}
+
 inline std::string quote_filename(std::string_view name) {
     std::string out;
     for (char c : name) out += (c == '"' || c == '\\' || c == '\r' || c == '\n') ? '_' : c;
@@ -269,6 +275,8 @@ inline void send_file(Request& req, const Response& r) {
     struct stat st {};
     if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         if (fd >= 0) ::close(fd);
+        // Gone since the router checked it (respond() turns a missing file into an HttpError
+        // the app's handlers answer): the plain answer.
         req.respond("404 Not Found", {{"Content-Type", "text/plain; charset=utf-8"}}, "Not Found\n");
         return;
     }
@@ -292,12 +300,16 @@ inline void send_file(Request& req, const Response& r) {
         for (const auto& [n, v] : extra) h.emplace_back(n, v);
         req.start_response(status_line(status), h);
     };
-    // Conditional GET: If-None-Match wins over If-Modified-Since (RFC 9110 13.2.2).
+    // Validators and ranges apply to a 200 for GET or HEAD only: a file sent as an error
+    // page (404.html with status 404) goes whole, and a POST never gets a 304 or a 206.
+    bool conditional = r.status == 200 && (req.method() == "GET" || req.method() == "HEAD");
+    // If-None-Match wins over If-Modified-Since (RFC 9110 13.2.2); a weak comparison.
     auto inm = req.header("If-None-Match");
+    auto ims = req.header("If-Modified-Since");
+    auto since = ims ? parse_http_date(*ims) : std::nullopt;
     bool not_modified = inm ? (*inm == "*" || inm->find(etag) != std::string_view::npos)
-                            : req.header("If-Modified-Since") &&
-                                  parse_http_date(*req.header("If-Modified-Since")) >= st.st_mtim.tv_sec;
-    if (not_modified && (req.method() == "GET" || req.method() == "HEAD")) return send_headers(304, {});
+                            : since && *since >= st.st_mtim.tv_sec;
+    if (conditional && not_modified) return send_headers(304, {});
     std::string type = spec.content_type.empty() ? content_type_for(spec.path) : spec.content_type;
     headers.emplace_back("Content-Type", type);
     if (spec.download_name)
@@ -305,7 +317,9 @@ inline void send_file(Request& req, const Response& r) {
     std::optional<ByteRange> range;
     auto range_header = req.header("Range");
     auto if_range = req.header("If-Range");
-    if (range_header && (!if_range || *if_range == etag || *if_range == modified))
+    // If-Range: the range only while the file is the one the client has part of (an exact
+    // ETag, or the exact Last-Modified date).
+    if (conditional && range_header && (!if_range || *if_range == etag || *if_range == modified))
         range = parse_range(*range_header, size);
     if (range && range->length == 0)
         return send_headers(416, {{"Content-Range", "bytes */" + std::to_string(size)}, {"Content-Length", "0"}});

@@ -25,6 +25,7 @@
 // its own hooks and error handlers apply to its routes, inside the app's.
 #pragma once
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <exception>
@@ -106,12 +107,24 @@ inline std::map<std::string, std::string> parse_cookies(std::string_view header)
     return out;
 }
 
+namespace detail {
+// The whole request body, read once and kept in the request context, so form() and
+// json_body() can be called more than once (a before_request hook and the handler).
+inline const std::string& body_text() {
+    Request& req = request();
+    Scratch& scratch = request_context().scratch;
+    if (auto* kept = scratch.get_optional<std::string>("cppg.body")) return *kept;
+    scratch.set("cppg.body", req.read_all());
+    return scratch.get<std::string>("cppg.body");
+}
+}  // namespace detail
+
 // The current request's query string, form body and cookies, parsed.
 inline MultiDict args() { return parse_urlencoded(request().query()); }
 inline MultiDict form() {
     auto type = request().env("CONTENT_TYPE").value_or("");
     if (type.substr(0, type.find(';')) != "application/x-www-form-urlencoded") return {};
-    return parse_urlencoded(request().read_all());
+    return parse_urlencoded(detail::body_text());
 }
 inline std::map<std::string, std::string> cookies() {
     return parse_cookies(request().header("Cookie").value_or(""));
@@ -152,7 +165,7 @@ inline nlohmann::json json_body() {
     if (!type || !detail::is_json_type(*type))
         throw HttpError(415, "expected a JSON body (Content-Type: application/json)");
     try {
-        return nlohmann::json::parse(request().read_all());
+        return nlohmann::json::parse(detail::body_text());
     } catch (const nlohmann::json::parse_error& e) {
         throw HttpError(400, std::string("malformed JSON: ") + e.what());
     }
@@ -162,7 +175,7 @@ inline nlohmann::json json_body() {
 inline std::optional<nlohmann::json> json_body_silent() {
     auto type = request().env("CONTENT_TYPE");
     if (!type || !detail::is_json_type(*type)) return std::nullopt;
-    auto doc = nlohmann::json::parse(request().read_all(), nullptr, false);
+    auto doc = nlohmann::json::parse(detail::body_text(), nullptr, false);
     if (doc.is_discarded()) return std::nullopt;
     return doc;
 }
@@ -317,8 +330,13 @@ public:
         hooks_->by_status[status] = std::move(handler);
     }
 
+private:
+    struct Route;
+
+public:
     struct Match {
         const Handler* handler = nullptr;  // null: no route for this method
+        const Route* route = nullptr;      // the route of `handler`
         Params params;
         std::vector<std::string> allowed;  // methods of the routes matching the path
         std::optional<std::string> redirect;  // the canonical path, when the slashes differ
@@ -334,15 +352,19 @@ public:
             if (!r.pattern.trailing_slash && shape.trailing_slash && !shape.segments.empty()) continue;
             bool method_ok = false;
             for (const auto& m : r.methods) {
-                out.allowed.push_back(m);
+                if (std::find(out.allowed.begin(), out.allowed.end(), m) == out.allowed.end()) out.allowed.push_back(m);
                 method_ok = method_ok || m == method;
             }
-            if (method_ok && out.handler == nullptr) {
-                out.handler = r.handler.get();
-                out.params = std::move(params);
-                if ((r.pattern.trailing_slash && !shape.trailing_slash) || shape.empty_segments)
-                    out.redirect = canonical(shape.segments, r.pattern.trailing_slash);
-            }
+            if (!method_ok) continue;
+            bool exact = r.pattern.trailing_slash == shape.trailing_slash && !shape.empty_segments;
+            // The first exact match wins; a route reached only by adding a slash (a redirect)
+            // is kept until an exact one turns up, as in Werkzeug.
+            if (out.handler != nullptr && (!out.redirect || !exact)) continue;
+            out.handler = r.handler.get();
+            out.route = &r;
+            out.params = std::move(params);
+            out.redirect.reset();
+            if (!exact) out.redirect = canonical(shape.segments, r.pattern.trailing_slash);
         }
         return out;
     }
@@ -379,7 +401,8 @@ public:
         throw std::logic_error("url_for: no route named '" + route_name + "'");
     }
 
-    // CPPG_APP calls this for every request.
+    // CPPG_APP calls this for every request. Whatever fails on the way (a handler, a hook,
+    // an error handler, sending), the teardown hooks run, with the first failure.
     void handle(Request& req) const {
         const Router* outer = detail::current_router;
         detail::current_router = this;
@@ -387,21 +410,25 @@ public:
             const Router* r;
             ~Restore() { detail::current_router = r; }
         } restore{outer};
-        std::exception_ptr failure;
-        Response response;
+        if (RequestContext* ctx = request_context_stack().top()) ctx->router = this;
         Match m = match(req.method(), req.path());
         std::vector<const Hooks*> scopes = scope_chain(m);
+        std::exception_ptr failure;
         try {
-            response = dispatch(req, m, scopes);
+            Response response = respond(req, m, scopes, failure);
+            send(req, response);
+        } catch (const HostError& e) {
+            if (!failure) failure = std::current_exception();
+            if (e.code() != CPPG_ECLOSED) {  // the client is gone: nothing to answer, nothing to log
+                run_teardown(scopes, failure);
+                throw;
+            }
         } catch (...) {
-            failure = std::current_exception();
-            response = handle_error(failure, scopes);
+            if (!failure) failure = std::current_exception();
+            run_teardown(scopes, failure);
+            throw;
         }
-        for (auto it = scopes.rbegin(); it != scopes.rend(); ++it)
-            for (const auto& hook : (*it)->after) hook(response);
-        send(req, response);
-        for (auto it = scopes.rbegin(); it != scopes.rend(); ++it)
-            for (const auto& hook : (*it)->teardown) hook(failure);
+        run_teardown(scopes, failure);
     }
 
 private:
@@ -586,11 +613,48 @@ private:
     // The hooks that apply to a match: the app's, then each mounted router's, outermost first.
     std::vector<const Hooks*> scope_chain(const Match& m) const {
         std::vector<const Hooks*> out{hooks_.get()};
-        if (m.handler == nullptr) return out;
-        for (const auto& r : routes_)
-            if (r.handler.get() == m.handler)
-                for (const auto& s : r.scopes) out.push_back(s.get());
+        if (m.route == nullptr) return out;
+        for (const auto& s : m.route->scopes) out.push_back(s.get());
         return out;
+    }
+
+    // The answer, after-request hooks applied; errors on the way go through the handlers.
+    Response respond(Request& req, Match& m, const std::vector<const Hooks*>& scopes, std::exception_ptr& failure) const {
+        Response response;
+        try {
+            response = dispatch(req, m, scopes);
+            if (response.file_body && status_has_body(response.status) && !detail::readable_file(response.file_body->path))
+                throw HttpError(404);  // before the hooks, so the app's 404 handler answers it
+        } catch (...) {
+            failure = std::current_exception();
+            response = handle_error(failure, scopes);
+        }
+        try {
+            run_after(response, scopes);
+        } catch (...) {  // an after-request hook failed: answer that error, without the hooks again
+            if (!failure) failure = std::current_exception();
+            response = handle_error(std::current_exception(), scopes);
+        }
+        return response;
+    }
+
+    static void run_after(Response& response, const std::vector<const Hooks*>& scopes) {
+        for (auto it = scopes.rbegin(); it != scopes.rend(); ++it)
+            for (const auto& hook : (*it)->after) hook(response);
+    }
+
+    // Teardown hooks must all run: one that throws is logged and the rest still run.
+    static void run_teardown(const std::vector<const Hooks*>& scopes, std::exception_ptr failure) {
+        for (auto it = scopes.rbegin(); it != scopes.rend(); ++it)
+            for (const auto& hook : (*it)->teardown) {
+                try {
+                    hook(failure);
+                } catch (const std::exception& e) {
+                    detail::log_unhandled("teardown", e.what());
+                } catch (...) {
+                    detail::log_unhandled("teardown", "(not a std::exception)");
+                }
+            }
     }
 
     Response dispatch(Request& req, Match& m, const std::vector<const Hooks*>& scopes) const {
@@ -601,6 +665,11 @@ private:
             if (m.allowed.empty()) throw HttpError(404);
             std::string allow;
             for (const auto& a : m.allowed) allow += (allow.empty() ? "" : ", ") + a;
+            if (std::find(m.allowed.begin(), m.allowed.end(), "OPTIONS") == m.allowed.end()) allow += ", OPTIONS";
+            if (req.method() == "OPTIONS") {  // answered for every path that has routes, as Flask does
+                Response options{200, {{"Allow", allow}}, {}, {}, {}};
+                return options;
+            }
             throw HttpError(405, {}, {{"Allow", allow}});
         }
         if (m.redirect) {
@@ -613,6 +682,7 @@ private:
 
     // Innermost scope first: a blueprint's handlers before the app's.
     Response handle_error(std::exception_ptr failure, const std::vector<const Hooks*>& scopes) const {
+        if (auto as_http = from_host_error(failure)) return handle_error(*as_http, scopes);
         const HttpError* http = nullptr;
         try {
             std::rethrow_exception(failure);
@@ -647,6 +717,24 @@ private:
         return Response::text("Internal Server Error\n", 500);
     }
 
+    // A failed body read (too large, malformed, timed out) as the HttpError the server would
+    // answer; a client that went away is rethrown: there is no one to answer.
+    static std::optional<std::exception_ptr> from_host_error(std::exception_ptr failure) {
+        try {
+            std::rethrow_exception(failure);
+        } catch (const HostError& e) {
+            switch (e.code()) {
+                case CPPG_ETOOLARGE: return std::make_exception_ptr(HttpError(413, "request body too large"));
+                case CPPG_EBODY: return std::make_exception_ptr(HttpError(400, "malformed request body"));
+                case CPPG_ETIMEDOUT: return std::make_exception_ptr(HttpError(408, "request body timed out"));
+                case CPPG_ECLOSED: throw;
+                default: return std::nullopt;
+            }
+        } catch (...) {
+            return std::nullopt;
+        }
+    }
+
     static void send(Request& req, const Response& r) {
         if (r.file_body && status_has_body(r.status)) return detail::send_file(req, r);
         std::string status = detail::status_line(r.status);
@@ -673,10 +761,13 @@ private:
     std::shared_ptr<Hooks> hooks_;
 };
 
-// url_for on the router handling the current request.
+// url_for on the router handling the current request (also in a task it submitted).
 inline std::string url_for(const std::string& route_name, const std::map<std::string, std::string>& params = {}) {
-    if (detail::current_router == nullptr) throw std::logic_error("url_for outside a request");
-    return detail::current_router->url_for(route_name, params);
+    const Router* router = detail::current_router;
+    if (router == nullptr)
+        if (RequestContext* ctx = request_context_stack().top()) router = static_cast<const Router*>(ctx->router);
+    if (router == nullptr) throw std::logic_error("url_for outside a request");
+    return router->url_for(route_name, params);
 }
 
 }  // namespace cppg

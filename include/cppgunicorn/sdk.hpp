@@ -86,10 +86,14 @@ inline size_t find_placeholder(std::string_view fmt) {
 }
 template <typename T>
 void append_value(std::string& out, const T& value) {
-    if constexpr (std::is_convertible_v<const T&, std::string_view>) {
+    if constexpr (std::is_pointer_v<T> && std::is_convertible_v<const T&, const char*>) {
+        out += value ? std::string_view(value) : std::string_view("(null)");
+    } else if constexpr (std::is_convertible_v<const T&, std::string_view>) {
         out += std::string_view(value);
     } else if constexpr (std::is_same_v<T, bool>) {
         out += value ? "true" : "false";
+    } else if constexpr (std::is_same_v<T, signed char> || std::is_same_v<T, unsigned char>) {
+        out += std::to_string(static_cast<int>(value));  // int8_t and uint8_t are numbers
     } else {
         std::ostringstream s;
         s << value;
@@ -260,7 +264,11 @@ inline bool valid_request_id(std::string_view id) {
     return true;
 }
 inline std::string new_request_id() {
-    thread_local std::mt19937_64 rng(std::random_device{}());
+    thread_local std::mt19937_64 rng = [] {  // seeded with 128 bits: threads never share a sequence
+        std::random_device rd;
+        std::seed_seq seed{rd(), rd(), rd(), rd()};
+        return std::mt19937_64(seed);
+    }();
     char buf[17];
     std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(rng()));
     return buf;
@@ -270,7 +278,7 @@ inline void log_in_context(cppg_log_level_t level, std::string message) {
     RequestContext* ctx = request_context_stack().top();
     if (ctx == nullptr) return log(level, message);
     std::string line = "[" + std::string(request_id()) + "] ";
-    if (!ctx->ended && ctx->request) line += "\"" + ctx->request->request_line() + "\" ";
+    if (!ctx->request_line.empty()) line += "\"" + ctx->request_line + "\" ";
     log(level, line + message);
 }
 
@@ -343,6 +351,8 @@ struct Adapter {
         AppContextGuard app_guard(app_ctx);
         RequestContextGuard request_guard(req_ctx);
         try {
+            req_ctx->request_line = request.request_line();
+            request_id();  // puts it in g() too, before any app code (or task) asks
             static_cast<const App*>(state)->handle(request);
             return 0;
         } catch (const std::exception& e) {

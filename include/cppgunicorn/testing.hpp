@@ -16,6 +16,7 @@
 // responses are kept and sent back, as a browser would. log lines are kept in logs().
 #pragma once
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -246,9 +247,15 @@ inline int start_response(cppg_request_t* r, const char* status, const cppg_head
     if (ok) code = (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0');
     ok = ok && code >= 200 && code <= 599;
     HeaderList kept;
+    bool seen_length = false;
     for (size_t i = 0; ok && i < n; ++i) {
         std::string_view name(headers[i].name.ptr, headers[i].name.len), value(headers[i].value.ptr, headers[i].value.len);
         if (!is_token(name) || has_line_break(value)) ok = false;
+        bool length = Response::equals_ignoring_case(name, "Content-Length");
+        if (length && (value.empty() || value.size() > 18 || value.find_first_not_of("0123456789") != std::string_view::npos ||
+                       seen_length))
+            ok = false;  // the server refuses it too: invalid or repeated Content-Length
+        seen_length = seen_length || length;
         kept.emplace_back(name, value);
     }
     if (!ok) {
@@ -287,11 +294,23 @@ inline int write(cppg_request_t* r, const void* data, size_t len) {
 inline int send_file(cppg_request_t* r, int fd, uint64_t offset, uint64_t len) {
     if (r == nullptr) return CPPG_EINVAL;
     Exchange& x = *Exchange::of(r);
-    if (!x.started || !x.declared_length) return CPPG_ESTATE;
-    std::string buf(static_cast<size_t>(len), '\0');
-    ssize_t n = len ? ::pread(fd, buf.data(), buf.size(), static_cast<off_t>(offset)) : 0;
-    if (n < 0 || static_cast<uint64_t>(n) != len) return CPPG_EINVAL;
-    return write(r, buf.data(), buf.size());
+    if (!x.started) return CPPG_ESTATE;
+    if (!x.body_allowed) return CPPG_OK;  // HEAD, 204, 304: nothing is sent, as on the server
+    if (!x.declared_length) return CPPG_ESTATE;
+    struct stat st {};
+    if (fd < 0 || ::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) return CPPG_EINVAL;
+    auto size = static_cast<uint64_t>(st.st_size);
+    if (offset > size || len > size - offset || len > *x.declared_length - x.written) return CPPG_EINVAL;
+    std::string buf;
+    while (len > 0) {  // in pieces, as the server's copy fallback reads it
+        buf.resize(static_cast<size_t>(std::min<uint64_t>(len, 256 << 10)));
+        ssize_t n = ::pread(fd, buf.data(), buf.size(), static_cast<off_t>(offset));
+        if (n <= 0) return CPPG_ECLOSED;  // shrank under us: the server aborts the connection
+        if (int rc = write(r, buf.data(), static_cast<size_t>(n)); rc != CPPG_OK) return rc;
+        offset += static_cast<uint64_t>(n);
+        len -= static_cast<uint64_t>(n);
+    }
+    return CPPG_OK;
 }
 
 inline const char* strerror(int err) {

@@ -144,7 +144,7 @@ ResponseWriter::Error ResponseWriter::reserve(uint64_t len, bool& send) {
     if (!started_) return Error::kState;
     if (framing_ == Framing::kNone) return Error::kNone;
     if (framing_ != Framing::kLength) return Error::kState;
-    if (body_bytes_ + len > declared_length_) return Error::kTooLong;
+    if (len > declared_length_ - body_bytes_) return Error::kTooLong;  // no overflow for a huge len
     body_bytes_ += len;
     send = len > 0;
     return Error::kNone;

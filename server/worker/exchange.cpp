@@ -59,6 +59,19 @@ void Exchange::end_body(int error, int error_status) {
 
 // ---- the app's thread ----
 
+namespace {
+// 64 random bits from a per-thread generator seeded with 128 bits, so no two threads (or
+// workers) share a sequence.
+uint64_t random_id() {
+    thread_local std::mt19937_64 rng = [] {
+        std::random_device rd;
+        std::seed_seq seed{rd(), rd(), rd(), rd()};
+        return std::mt19937_64(seed);
+    }();
+    return rng();
+}
+}  // namespace
+
 std::string_view Exchange::request_id() {
     if (request_id_.empty()) {
         std::string_view sent = request_->header("X-Request-Id");
@@ -68,8 +81,7 @@ std::string_view Exchange::request_id() {
         if (valid) {
             request_id_ = sent;
         } else {
-            thread_local std::mt19937_64 rng(std::random_device{}());
-            request_id_ = fmt::format("{:016x}", rng());
+            request_id_ = fmt::format("{:016x}", random_id());
         }
     }
     return request_id_;

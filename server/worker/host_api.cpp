@@ -1,5 +1,7 @@
 // The cppg_host_t table: the C entry points an app calls, forwarded to the Exchange behind
 // each request handle.
+#include <sys/stat.h>
+
 #include <spdlog/spdlog.h>
 
 #include "worker/host_api.hpp"
@@ -44,8 +46,13 @@ int host_write(cppg_request_t* r, const void* data, size_t len) {
     return exchange(r)->write(data, len);
 }
 
+// Checked here, before anything is sent: a file that cannot supply the bytes must fail the
+// call, not the client's connection halfway through a response.
 int host_send_file(cppg_request_t* r, int fd, uint64_t offset, uint64_t len) {
-    if (r == nullptr || fd < 0) return CPPG_EINVAL;
+    struct stat st {};
+    if (r == nullptr || fd < 0 || ::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) return CPPG_EINVAL;
+    auto size = static_cast<uint64_t>(st.st_size);
+    if (offset > size || len > size - offset) return CPPG_EINVAL;
     return exchange(r)->send_file(fd, offset, len);
 }
 

@@ -24,7 +24,7 @@ class RouterTest(ServerCase):
     def test_methods_and_405_with_allow(self):
         resp = self.call("DELETE", "/users/1")
         self.assertEqual(resp.status, 405)
-        self.assertEqual(resp.header("Allow"), "GET, HEAD")
+        self.assertEqual(resp.header("Allow"), "GET, HEAD, OPTIONS")
         self.assertEqual(self.call("HEAD", "/").status, 200)
 
     def test_query_form_cookies_and_json_body(self):

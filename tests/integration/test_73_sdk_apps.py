@@ -63,8 +63,36 @@ class TodoApiTest(ServerCase):
         status, _, body = call(server.port, "GET", "/todos/42")
         self.assertEqual((status, json.loads(body)["error"]), (404, "no to-do 42"))
         status, headers, _ = call(server.port, "PUT", "/todos/1", "{}", {"Content-Type": "application/json"})
-        self.assertEqual((status, headers.get("Allow")), (405, "GET, HEAD, PATCH, DELETE"))
+        self.assertEqual((status, headers.get("Allow")), (405, "GET, HEAD, PATCH, DELETE, OPTIONS"))
         self.assertEqual(call(server.port, "DELETE", "/todos/1")[0:2][0], 204)
+        self.assertNotIn("ERROR", server.log_text())
+
+    def test_body_errors_reach_the_apps_error_handlers(self):
+        """A chunked body past --limit-request-body fails the app's read: the SDK answers the
+        server's 413 through the app's own (JSON) error handler, not a logged 500."""
+        server = self.start(["--workers", "1", "--limit-request-body", "1000"], example_app("todo"))
+        with socket.create_connection(("127.0.0.1", server.port), timeout=T) as sock:
+            chunk = b'{"title":"' + b"x" * 3000 + b'"}'
+            sock.sendall(b"POST /todos/ HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+                         b"X-Request-Id: big-1\r\nTransfer-Encoding: chunked\r\n\r\n" +
+                         b"%x\r\n" % len(chunk) + chunk + b"\r\n0\r\n\r\n")
+            sock.settimeout(T)
+            data = b""
+            while b"\r\n\r\n" not in data:
+                got = sock.recv(65536)
+                if not got:
+                    break
+                data += got
+            head, _, rest = data.partition(b"\r\n\r\n")
+            length = int([l for l in head.split(b"\r\n") if l.lower().startswith(b"content-length:")][0].split(b":")[1])
+            while len(rest) < length:
+                got = sock.recv(65536)
+                if not got:
+                    break
+                rest += got
+        self.assertTrue(head.startswith(b"HTTP/1.1 413 "), head)
+        self.assertIn(b"X-Request-Id: big-1", head)
+        self.assertEqual(json.loads(rest[:length]), {"error": "request body too large", "status": 413})
         self.assertNotIn("ERROR", server.log_text())
 
     def tmp(self):

@@ -3,6 +3,7 @@
 // url_for, responses, files, g(), logging, and the client itself.
 #include <doctest/doctest.h>
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -89,6 +90,7 @@ struct Api : cppg::Router {
             cppg::log_info("made {} of {} {{braces}}", 3, "things");
             return Response::text(std::string(cppg::request_id()));
         });
+        get("/g-id", [] { return Response::text(cppg::g().get<std::string>("request_id")); });
         get("/login", [] { return Response::text("hi").set_cookie("session", "s1"); });
         get("/logout", [] { return Response::text("bye").set_cookie("session", "", "Max-Age=0"); });
         get("/whoami", [] { return Response::text(cppg::cookies().count("session") ? cppg::cookies().at("session") : "anon"); });
@@ -127,6 +129,63 @@ struct Api : cppg::Router {
     }
 };
 
+// Hooks and failures around the handler, in an app of their own.
+struct Hooked : cppg::Router {
+    mutable std::mutex mu;
+    mutable int befores = 0;
+    mutable std::vector<std::string> teardowns;  // the failure each teardown saw, or "-"
+
+    explicit Hooked(const cppg::Args& args) {
+        std::string dir = args.empty() ? "/tmp" : args[0];
+        cppg::Router bp;
+        bp.get("/x", [] { return Response::text("x"); }).name("x");
+        bp.before_request([this]() -> std::optional<Response> {
+            std::lock_guard lock(mu);
+            ++befores;
+            return std::nullopt;
+        });
+        mount("/v1", bp, "v1");
+        mount("/v2", bp, "v2");
+        get("/after-throws", [] { return Response::text("fine"); });
+        get("/bad-header", [] { return Response::text("x").header("X-Evil", "a\r\nb"); });
+        get("/bad-length", [] { return Response::text("x").header("Content-Length", "zz"); });
+        post("/twice", [] {
+            auto first = cppg::json_body();
+            auto again = cppg::json_body();
+            return Response::json({{"same", first == again}, {"form", cppg::form().size()}});
+        });
+        get("/dir/", [] { return Response::text("with slash"); });
+        get("/dir", [] { return Response::text("exact"); });
+        get("/error-page", [dir] {
+            Response r = Response::file(dir + "/404.html");
+            r.status = 404;
+            return r;
+        });
+        get("/missing-file", [] { return Response::file("/nonexistent/x.txt"); });
+        get("/task-log", [] {
+            cppg::submit([] { cppg::log_info("from a task: {}", cppg::url_for("v2.x")); });
+            return Response::text("queued");
+        });
+        after_request([](Response& r) {
+            if (cppg::request().path() == "/after-throws") throw std::runtime_error("after hook broke");
+            r.header("X-After", "1");
+        });
+        teardown([this](std::exception_ptr failure) {
+            std::string what = "-";
+            if (failure) {
+                try {
+                    std::rethrow_exception(failure);
+                } catch (const std::exception& e) {
+                    what = e.what();
+                }
+            }
+            std::lock_guard lock(mu);
+            teardowns.push_back(what);
+        });
+        error_handler(404, [](const cppg::HttpError& e) { return Response::json({{"error", e.what()}}, 404); });
+    }
+};
+
 std::string temp_dir() {
     char pattern[] = "/tmp/cppg-sdk-XXXXXX";
     return mkdtemp(pattern);
@@ -162,7 +221,7 @@ TEST_CASE("404 and 405 go through before_request, error handlers and after_reque
     CHECK(missing.header("X-Request-Id").has_value());
     auto method = c.del("/file");
     CHECK(method.status() == 405);
-    CHECK(method.header("Allow") == "GET, HEAD");
+    CHECK(method.header("Allow") == "GET, HEAD, OPTIONS");
     CHECK(method.json()["error"] == "method");
 }
 
@@ -311,8 +370,10 @@ TEST_CASE("log lines carry the request id and line; X-Request-Id is used when va
     auto generated = c.get("/log", {{"X-Request-Id", "bad id with spaces"}});
     CHECK(generated.text() != "bad id with spaces");
     CHECK_FALSE(generated.text().empty());
+    CHECK(c.get("/g-id", {{"X-Request-Id", "from-g"}}).text() == "from-g");  // in g() before anyone asks
     CHECK(cppg::format("{} + {} = {}", 1, 2.5, std::string("x")) == "1 + 2.5 = x");
     CHECK(cppg::format("no args {}") == "no args {}");
+    CHECK(cppg::format("{} {} {}", static_cast<const char*>(nullptr), int8_t{-5}, uint8_t{200}) == "(null) -5 200");
 }
 
 TEST_CASE("the test client: cookies kept, bodies streamed or chunked, tasks with the request's context") {
@@ -331,4 +392,77 @@ TEST_CASE("the test client: cookies kept, bodies streamed or chunked, tasks with
 
     auto fan = c.get("/fanout", {{"X-Request-Id", "fan-1"}});
     CHECK(fan.text() == "/fanout@fan-1");
+}
+
+TEST_CASE("teardown runs on every path: a failing after_request hook, a response the server refuses") {
+    Client<Hooked> c;
+    auto broken = c.get("/after-throws");
+    CHECK(broken.status() == 500);
+    CHECK(c.app().teardowns.back() == "after hook broke");
+    CHECK(c.get("/bad-header").status() == 500);
+    CHECK(c.app().teardowns.back() != "-");
+    CHECK(c.get("/bad-length").status() == 500);  // the server refuses a Content-Length that is not a number
+    CHECK(c.get("/v1/x").status() == 200);
+    CHECK(c.app().teardowns.back() == "-");
+    CHECK(c.app().teardowns.size() == 4);
+}
+
+TEST_CASE("a blueprint mounted twice runs its hooks once per request") {
+    Client<Hooked> c;
+    CHECK(c.get("/v1/x").text() == "x");
+    CHECK(c.get("/v2/x").text() == "x");
+    CHECK(c.app().befores == 2);
+}
+
+TEST_CASE("routing: an exact route beats a slash redirect; OPTIONS answered with Allow") {
+    Client<Hooked> c;
+    CHECK(c.get("/dir").text() == "exact");
+    CHECK(c.get("/dir/").text() == "with slash");
+    auto options = c.request({"OPTIONS", "/v1/x", {}, {}, false});
+    CHECK(options.status() == 200);
+    CHECK(options.header("Allow") == "GET, HEAD, OPTIONS");
+    CHECK(options.body().empty());
+    CHECK(c.request({"OPTIONS", "/nowhere", {}, {}, false}).status() == 404);
+}
+
+TEST_CASE("json_body and form can be read twice") {
+    Client<Hooked> c;
+    auto r = c.post("/twice", nlohmann::json{{"a", 1}});
+    CHECK(r.json() == nlohmann::json{{"same", true}, {"form", 0}});
+}
+
+TEST_CASE("files: a missing file goes through the app's 404 handler; an error page is sent whole") {
+    std::string dir = temp_dir();
+    std::ofstream(dir + "/404.html") << "<h1>lost</h1>";
+    Client<Hooked> c({dir});
+    auto missing = c.get("/missing-file");
+    CHECK(missing.status() == 404);
+    CHECK(missing.json()["error"] == "Not Found");
+    CHECK(missing.header("X-After") == "1");
+    auto page = c.get("/error-page", {{"Range", "bytes=0-1"}});
+    CHECK(page.status() == 404);
+    CHECK(page.text() == "<h1>lost</h1>");
+    auto etag = page.header("ETag").value();
+    CHECK(c.get("/error-page", {{"If-None-Match", etag}}).status() == 404);
+    std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("files: a malformed If-Modified-Since is ignored, even for a file dated 1970") {
+    std::string dir = temp_dir();
+    std::ofstream(dir + "/report.txt") << "old";
+    struct timespec times[2] = {{0, 0}, {0, 0}};
+    REQUIRE(utimensat(AT_FDCWD, (dir + "/report.txt").c_str(), times, 0) == 0);
+    Client<Api> c({dir});
+    CHECK(c.get("/files/report.txt", {{"If-Modified-Since", "yesterday"}}).status() == 200);
+    CHECK(c.get("/files/report.txt", {{"If-Modified-Since", "Thu, 01 Jan 1970 00:00:00 GMT"}}).status() == 304);
+    std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("a task that outlives its handler logs with the request's line and id, and can use url_for") {
+    Client<Hooked> c;
+    CHECK(c.get("/task-log", {{"X-Request-Id", "late-1"}}).text() == "queued");
+    c.join_tasks();
+    bool found = false;
+    for (const auto& line : c.logs()) found |= line == "[INFO] [late-1] \"GET /task-log\" from a task: /v2/x";
+    CHECK(found);
 }
