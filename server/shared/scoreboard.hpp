@@ -19,6 +19,7 @@ namespace cppg::shared {
 constexpr size_t kWatchedThreads = 64;
 constexpr size_t kRequestLineBytes = 160;
 constexpr int64_t kStaleBeatMs = 1000;  // four missed heartbeats
+constexpr int64_t kSaturatedGraceMs = 20;
 
 struct ThreadSlot {
     std::atomic<int64_t> started_ms{0};  // 0 when idle; set last, after the fields below
@@ -59,10 +60,13 @@ struct WorkerSlot {
     // Set by a worker that wants to be replaced (max_requests): the master starts its
     // replacement and sends it TERM once that one serves, so capacity never drops.
     std::atomic<int64_t> leave_requested_ms{0};
-    // Connections the worker holds while it is ready to accept more, else -1 (booting,
-    // stopping, or running an app call on its loop thread). Workers read each other's to
-    // share connections out evenly (see Worker::my_turn_to_accept).
+    // Connections the worker holds while it is ready to accept more, else -1 (booting or
+    // stopping). Workers read each other's to share connections out evenly (see
+    // Worker::my_turn_to_accept).
     std::atomic<int32_t> open_connections{-1};
+    // Monotonic ms since every app thread of the worker is in a call (nobody runs its loop,
+    // so it accepts nothing), or 0.
+    std::atomic<int64_t> saturated_since_ms{0};
     // Set by claim(): the whole board, so a worker can see its peers' slots.
     WorkerSlot* board = nullptr;
     const std::atomic<size_t>* board_used = nullptr;  // slots [0, used) have ever been claimed
@@ -80,8 +84,11 @@ struct WorkerSlot {
     void end_request(size_t thread);
     void set_boot_error(std::string_view why);
     // The fewest open_connections among the other workers that accept, or -1 if none does.
-    // A peer whose loop has not beaten for kStaleBeatMs is skipped: a stuck worker must not
-    // make the others leave it connections.
+    // A peer whose loop has not beaten for kStaleBeatMs, or whose threads have all been in
+    // calls for kSaturatedGraceMs, is skipped: a stuck or saturated worker must not make the
+    // others leave it connections. A peer saturated for less still counts, so that a burst
+    // of connections is shared out evenly while short calls run (keep-alive connections
+    // stay where they land).
     int32_t least_loaded_peer(int64_t now_ms) const;
 };
 

@@ -237,7 +237,8 @@ void Worker::on_lead(size_t) {
     slot_->beat();
 }
 
-// While every thread runs the app, peers should not wait for this worker to accept.
+// While every thread runs the app nobody accepts here: peers wait for this worker's share
+// only for kSaturatedGraceMs (see least_loaded_peer).
 void Worker::on_all_busy(bool busy) {
     if (counters_) {
         if (busy) counters_->begin_saturation(shared::monotonic_us());
@@ -245,7 +246,7 @@ void Worker::on_all_busy(bool busy) {
     }
     if (!slot_) return;
     // Any thread: only atomics here, the loop's own state may be changing meanwhile.
-    slot_->open_connections.store(busy ? -1 : load_.load(std::memory_order_relaxed), std::memory_order_relaxed);
+    slot_->saturated_since_ms.store(busy ? std::max<int64_t>(shared::monotonic_ms(), 1) : 0, std::memory_order_relaxed);
 }
 
 char* Worker::read_buffer() {
@@ -377,13 +378,12 @@ void Worker::resume_accepting() {
 
 void Worker::on_accept_retry(uv_timer_t* timer) { static_cast<Worker*>(timer->data)->resume_accepting(); }
 
-// Loop side. What peers see (open_connections) is -1 while this worker stops, or while
-// every thread is in a call (on_all_busy), else how many connections it holds.
+// Loop side. What peers see (open_connections) is -1 while this worker stops, else how
+// many connections it holds; whether its threads are all in calls goes beside it.
 void Worker::publish_load() {
     if (counters_)
         counters_->connections_open.store(static_cast<int64_t>(connections_.size()), std::memory_order_relaxed);
     int32_t load = shutting_down_ ? -1 : static_cast<int32_t>(connections_.size());
-    load_.store(load, std::memory_order_relaxed);
     if (slot_) slot_->open_connections.store(load, std::memory_order_relaxed);
 }
 

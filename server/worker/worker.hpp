@@ -136,7 +136,6 @@ private:
     bool accepting_ = true;  // the listeners are polled
     uv_timer_t accept_retry_timer_handle_;
     std::unordered_set<UvConnection*> connections_;
-    std::atomic<int32_t> load_{0};  // what publish_load last published, for any thread
     bool shutting_down_ = false;
     bool loop_handles_closed_ = false;
     int exit_code_ = 0;
