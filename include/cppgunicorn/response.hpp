@@ -198,10 +198,7 @@ struct Response {
     // The first value of a header (case-insensitive), or nullopt.
     std::optional<std::string> header_value(std::string_view name) const {
         for (const auto& [n, v] : headers)
-            if (n.size() == name.size() && std::equal(n.begin(), n.end(), name.begin(), [](char a, char b) {
-                    return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
-                }))
-                return v;
+            if (detail::iequals(n, name)) return v;
         return std::nullopt;
     }
     Response& set_cookie(const std::string& name, const std::string& value,
@@ -212,13 +209,6 @@ struct Response {
 
 namespace detail {
 
-inline bool iequals(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) return false;
-    for (size_t i = 0; i < a.size(); ++i)
-        if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i])))
-            return false;
-    return true;
-}
 
 inline std::string status_line(int status) {
     return std::to_string(status) + " " + std::string(reason_for(status));

@@ -47,26 +47,7 @@
 namespace cppg {
 
 // Percent-decoding as in a query string ("+" is a space).
-inline std::string url_decode(std::string_view text) {
-    auto hex = [](char c) -> int {
-        if (c >= '0' && c <= '9') return c - '0';
-        if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-        return -1;
-    };
-    std::string out;
-    for (size_t i = 0; i < text.size(); ++i) {
-        if (text[i] == '+') {
-            out.push_back(' ');
-        } else if (text[i] == '%' && i + 2 < text.size() && hex(text[i + 1]) >= 0 && hex(text[i + 2]) >= 0) {
-            out.push_back(static_cast<char>(hex(text[i + 1]) * 16 + hex(text[i + 2])));
-            i += 2;
-        } else {
-            out.push_back(text[i]);
-        }
-    }
-    return out;
-}
+inline std::string url_decode(std::string_view text) { return detail::percent_decode(text, true); }
 
 // "a=1&b=x+y&a=2" -> {a: [1, 2], b: ["x y"]}: query strings and urlencoded forms.
 using MultiDict = std::multimap<std::string, std::string>;

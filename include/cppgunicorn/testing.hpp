@@ -60,7 +60,7 @@ public:
     // The first value of a header (case-insensitive), or nullopt.
     std::optional<std::string> header(std::string_view name) const {
         for (const auto& [n, v] : headers_)
-            if (equals_ignoring_case(n, name)) return v;
+            if (cppg::detail::iequals(n, name)) return v;
         return std::nullopt;
     }
     const std::string& body() const { return body_; }
@@ -78,14 +78,6 @@ public:
     // The server would close the connection after it (fewer bytes than Content-Length, or the
     // handler failed after starting the response).
     bool connection_closed() const { return closed_; }
-
-    static bool equals_ignoring_case(std::string_view a, std::string_view b) {
-        if (a.size() != b.size()) return false;
-        for (size_t i = 0; i < a.size(); ++i)
-            if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i])))
-                return false;
-        return true;
-    }
 
     // Filled by the test host.
     int status_ = 0;
@@ -113,25 +105,6 @@ struct Exchange {
 };
 
 namespace detail {
-
-inline std::string percent_decode(std::string_view text) {
-    auto hex = [](char c) -> int {
-        if (c >= '0' && c <= '9') return c - '0';
-        if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-        return -1;
-    };
-    std::string out;
-    for (size_t i = 0; i < text.size(); ++i) {
-        if (text[i] == '%' && i + 2 < text.size() && hex(text[i + 1]) >= 0 && hex(text[i + 2]) >= 0) {
-            out.push_back(static_cast<char>(hex(text[i + 1]) * 16 + hex(text[i + 2])));
-            i += 2;
-        } else {
-            out.push_back(text[i]);
-        }
-    }
-    return out;
-}
 
 inline bool is_token(std::string_view s) {
     if (s.empty()) return false;
@@ -251,7 +224,7 @@ inline int start_response(cppg_request_t* r, const char* status, const cppg_head
     for (size_t i = 0; ok && i < n; ++i) {
         std::string_view name(headers[i].name.ptr, headers[i].name.len), value(headers[i].value.ptr, headers[i].value.len);
         if (!is_token(name) || has_line_break(value)) ok = false;
-        bool length = Response::equals_ignoring_case(name, "Content-Length");
+        bool length = cppg::detail::iequals(name, "Content-Length");
         if (length && (value.empty() || value.size() > 18 || value.find_first_not_of("0123456789") != std::string_view::npos ||
                        seen_length))
             ok = false;  // the server refuses it too: invalid or repeated Content-Length
@@ -268,7 +241,7 @@ inline int start_response(cppg_request_t* r, const char* status, const cppg_head
     x.response.status_ = code;
     x.response.status_line_ = std::string(line);
     for (auto& [name, value] : kept) {
-        if (Response::equals_ignoring_case(name, "Content-Length")) x.declared_length = std::stoull(value);
+        if (cppg::detail::iequals(name, "Content-Length")) x.declared_length = std::stoull(value);
         x.response.headers_.emplace_back(std::move(name), std::move(value));
     }
     x.body_allowed = !x.head && code != 204 && code != 304;
@@ -452,14 +425,14 @@ private:
 
     void prepare(Exchange& x) {
         auto q = x.spec.target.find('?');
-        x.path = detail::percent_decode(x.spec.target.substr(0, q));
+        x.path = cppg::detail::percent_decode(x.spec.target.substr(0, q), false);
         x.query = q == std::string::npos ? "" : x.spec.target.substr(q + 1);
         x.head = x.spec.method == "HEAD";
         bool has_host = false, has_cookie = false, has_length = false;
         for (const auto& [n, v] : x.spec.headers) {
-            has_host |= Response::equals_ignoring_case(n, "Host");
-            has_cookie |= Response::equals_ignoring_case(n, "Cookie");
-            has_length |= Response::equals_ignoring_case(n, "Content-Length");
+            has_host |= cppg::detail::iequals(n, "Host");
+            has_cookie |= cppg::detail::iequals(n, "Cookie");
+            has_length |= cppg::detail::iequals(n, "Content-Length");
         }
         x.env_headers = x.spec.headers;
         if (!has_host) x.env_headers.insert(x.env_headers.begin(), {"Host", "localhost"});
@@ -502,7 +475,7 @@ private:
 
     void keep_cookies(const Response& r) {
         for (const auto& [n, v] : r.headers()) {
-            if (!Response::equals_ignoring_case(n, "Set-Cookie")) continue;
+            if (!cppg::detail::iequals(n, "Set-Cookie")) continue;
             std::string_view pair = std::string_view(v).substr(0, v.find(';'));
             auto eq = pair.find('=');
             if (eq == std::string_view::npos || eq == 0) continue;
