@@ -494,9 +494,16 @@ auto submit(F&& f) -> std::future<std::invoke_result_t<std::decay_t<F>>> {
 //   void thread_start(unsigned i);    on each app thread
 //   void thread_stop(unsigned i);
 //   void worker_exit();               after the last request
+//
+// A test that includes an app's .cpp to run it with cppg::testing defines CPPG_NO_APP_EXPORT:
+// the class is compiled, the entry point is not (several apps can share one test binary).
+#ifdef CPPG_NO_APP_EXPORT
+#define CPPG_APP(AppType, app_name)
+#else
 #define CPPG_APP(AppType, app_name)                                                        \
     extern "C" __attribute__((visibility("default"))) const cppg_app_t* cppg_app_on_load() { \
         static const cppg_app_t descriptor =                                               \
             ::cppg::detail::Adapter<AppType>::descriptor(app_name);                        \
         return &descriptor;                                                                \
     }
+#endif
