@@ -10,7 +10,6 @@ none) and the descriptors and RSS of the server before, during and after."""
 import argparse
 import os
 import re
-import resource
 import selectors
 import socket
 import subprocess
@@ -18,34 +17,20 @@ import sys
 import threading
 import time
 
+from benchsuite import procs, servers
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def tree(pid):
-    pids = [pid]
-    try:
-        with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
-            pids += [int(p) for p in f.read().split()]
-    except OSError:
-        pass
-    return pids
-
-
 def usage(pid):
+    """Open fds and RSS (KiB) of the server's whole process tree."""
     fds = rss = 0
-    for p in tree(pid):
+    for p in [pid] + procs.descendants(pid):
         try:
             fds += len(os.listdir("/proc/%d/fd" % p))
-            with open("/proc/%d/status" % p) as f:
-                rss += int([l for l in f if l.startswith("VmRSS:")][0].split()[1])
         except OSError:
             pass
+        rss += procs.rss_kib(p)
     return fds, rss
 
 
@@ -105,20 +90,14 @@ def main():
     ap.add_argument("--threads", default="2")
     ap.add_argument("--build", default=os.path.join(HERE, "..", "build"))
     args = ap.parse_args()
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    port = free_port()
+    procs.raise_nofile_limit()
+    port = servers.free_port()
     server = subprocess.Popen([os.path.join(args.build, "cppgunicorn"), "--bind", "127.0.0.1:%d" % port,
                                "--workers", args.workers, "--threads", args.threads,
                                os.path.join(args.build, "tests", "apps", "testkit.so")],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.05)
+        servers.wait_for_port(port)
         wrk(port, 1)  # warm up
         base = usage(server.pid)
         solo, solo_errors = wrk(port, args.duration)

@@ -9,61 +9,31 @@ Goal (issue 12): metrics on costs at most 3 % more CPU per request than off."""
 import argparse
 import os
 import re
-import socket
 import statistics
 import subprocess
 import sys
-import time
+
+from benchsuite import procs, servers
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-TICK = os.sysconf("SC_CLK_TCK")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def cpu_ticks(pid):
-    total = 0
-    pids = [pid]
-    try:
-        with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
-            pids += [int(p) for p in f.read().split()]
-    except OSError:
-        pass
-    for p in pids:
-        try:
-            with open("/proc/%d/stat" % p) as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])
-        except OSError:
-            pass
-    return total
 
 
 def one_round(args, metrics):
-    port = free_port()
+    port = servers.free_port()
     server = subprocess.Popen([os.path.join(args.build, "cppgunicorn"), "--bind", "127.0.0.1:%d" % port,
                                "--workers", args.workers, "--threads", args.threads, "--metrics", metrics,
                                os.path.join(args.build, "examples", "hello.so")],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        for _ in range(200):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.02)
+        servers.wait_for_port(port)
         subprocess.run(["wrk", "-t1", "-c64", "-d1s", "http://127.0.0.1:%d/" % port], capture_output=True)
-        before = cpu_ticks(server.pid)
+        before = procs.tree_cpu_seconds(server.pid)
         out = subprocess.run(["wrk", "-t1", "-c64", "-d%ds" % args.duration, "http://127.0.0.1:%d/" % port],
                              capture_output=True, text=True).stdout
-        used = cpu_ticks(server.pid) - before
+        used = procs.tree_cpu_seconds(server.pid) - before
         requests = int(re.search(r"(\d+) requests in", out).group(1))
         rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-        return used / TICK * 1e6 / requests, rps
+        return used * 1e6 / requests, rps
     finally:
         server.terminate()
         server.wait()

@@ -359,57 +359,21 @@ def _metric(summary, scenario, server, load=None, key="rps"):
 def _hello_targets(s):
     rps = lambda scenario, server: _metric(s, scenario, server)
     cpu = lambda server: _metric(s, "a", server, key="cpu_us_per_req")
-    return [
-        _check(
-            "(a) cppgunicorn req/s ÷ nginx",
-            "≥ 1.0×",
-            _ratio(rps("a", "cppgunicorn"), rps("a", "nginx")),
-            lambda v: v >= 1.0,
-            "{:.2f}×",
-        ),
-        _check(
-            "(a) cppgunicorn CPU µs/req ÷ nginx",
-            "≤ 1.1×",
-            _ratio(cpu("cppgunicorn"), cpu("nginx")),
-            lambda v: v <= 1.1,
-            "{:.2f}×",
-        ),
-        _check(
-            "(a) cppgunicorn-2x2 req/s ÷ nginx",
-            "≥ 1.0×",
-            _ratio(rps("a", "cppgunicorn-2x2"), rps("a", "nginx")),
-            lambda v: v >= 1.0,
-            "{:.2f}×",
-        ),
-        _check(
-            "(a) cppgunicorn-2x2 CPU µs/req ÷ nginx",
-            "≤ 1.1×",
-            _ratio(cpu("cppgunicorn-2x2"), cpu("nginx")),
-            lambda v: v <= 1.1,
-            "{:.2f}×",
-        ),
-        _check(
-            "(a) cppgunicorn-2x8 req/s ÷ cppgunicorn-2x2",
-            "≥ 0.9×",
-            _ratio(rps("a", "cppgunicorn-2x8"), rps("a", "cppgunicorn-2x2")),
-            lambda v: v >= 0.9,
-            "{:.2f}×",
-        ),
-        _check(
-            "(a) cppgunicorn req/s ÷ gunicorn-flask",
-            "≥ 10×",
-            _ratio(rps("a", "cppgunicorn"), rps("a", "gunicorn-flask")),
-            lambda v: v >= 10,
-            "{:.1f}×",
-        ),
-        _check(
-            "(b) cppgunicorn req/s ÷ nginx, Connection: close",
-            "≥ 1.0×",
-            _ratio(rps("b", "cppgunicorn"), rps("b", "nginx")),
-            lambda v: v >= 1.0,
-            "{:.2f}×",
-        ),
+    at_least = lambda bound: (f"≥ {bound}×", lambda v: v >= bound)
+    at_most = lambda bound: (f"≤ {bound}×", lambda v: v <= bound)
+    rows = [  # name, numerator, denominator, (goal, test), format
+        ("(a) cppgunicorn req/s ÷ nginx", rps("a", "cppgunicorn"), rps("a", "nginx"), at_least(1.0), "{:.2f}×"),
+        ("(a) cppgunicorn CPU µs/req ÷ nginx", cpu("cppgunicorn"), cpu("nginx"), at_most(1.1), "{:.2f}×"),
+        ("(a) cppgunicorn-2x2 req/s ÷ nginx", rps("a", "cppgunicorn-2x2"), rps("a", "nginx"), at_least(1.0), "{:.2f}×"),
+        ("(a) cppgunicorn-2x2 CPU µs/req ÷ nginx", cpu("cppgunicorn-2x2"), cpu("nginx"), at_most(1.1), "{:.2f}×"),
+        ("(a) cppgunicorn-2x8 req/s ÷ cppgunicorn-2x2", rps("a", "cppgunicorn-2x8"), rps("a", "cppgunicorn-2x2"),
+         at_least(0.9), "{:.2f}×"),
+        ("(a) cppgunicorn req/s ÷ gunicorn-flask", rps("a", "cppgunicorn"), rps("a", "gunicorn-flask"),
+         at_least(10), "{:.1f}×"),
+        ("(b) cppgunicorn req/s ÷ nginx, Connection: close", rps("b", "cppgunicorn"), rps("b", "nginx"),
+         at_least(1.0), "{:.2f}×"),
     ]
+    return [_check(name, goal, _ratio(a, b), ok, fmt) for name, a, b, (goal, ok), fmt in rows]
 
 
 def _sleep_targets(s):

@@ -200,6 +200,23 @@ def port_in_use(port):
         return False
 
 
+def free_port():
+    """A TCP port on 127.0.0.1 that nothing was bound to a moment ago."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port, timeout=10.0):
+    """True once something accepts on 127.0.0.1:port, False after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if port_in_use(port):
+            return True
+        time.sleep(0.02)
+    return False
+
+
 def http_request(port, path="/", timeout=5.0):
     """GET path; returns (status, body). Reads up to the Content-Length rather than to EOF:
     uWSGI's --http11-socket keeps the connection open despite Connection: close."""
