@@ -10,6 +10,8 @@
 #include <cppgunicorn/router.hpp>
 #include <cppgunicorn/testing.hpp>
 
+#include "worker/host_api.hpp"
+
 #include <atomic>
 #include <filesystem>
 #include <fstream>
@@ -465,4 +467,11 @@ TEST_CASE("a task that outlives its handler logs with the request's line and id,
     bool found = false;
     for (const auto& line : c.logs()) found |= line == "[INFO] [late-1] \"GET /task-log\" from a task: /v2/x";
     CHECK(found);
+}
+
+TEST_CASE("the test host's error texts are the server's") {
+    const cppg_host_t* server = cppg::worker::host_table();
+    for (int code : {CPPG_OK, CPPG_EINVAL, CPPG_ESTATE, CPPG_ECLOSED, CPPG_EBODY, CPPG_ETOOLARGE, CPPG_ETIMEDOUT,
+                     CPPG_EBUSY, -12345})
+        CHECK(std::string(cppg::testing::detail::strerror(code)) == server->strerror(code));
 }
