@@ -44,7 +44,9 @@ struct RequestCounters {
     // Time during which every app thread was busy: requests arriving then wait unread, in
     // their sockets or the listen queue. The period in progress started at saturated_since_us.
     std::atomic<uint64_t> saturated_us{0};
-    std::atomic<int64_t> saturated_since_us{0};  // monotonic; 0 when a thread is free
+    // Monotonic; 0 when a thread is free. Kept with --metrics off too: peers read it when they
+    // share out connections (WorkerSlot::least_loaded_peer).
+    std::atomic<int64_t> saturated_since_us{0};
 
     void begin_saturation(int64_t now_us) { saturated_since_us.store(now_us, std::memory_order_relaxed); }
     void end_saturation(int64_t now_us) {

@@ -70,8 +70,8 @@ int32_t WorkerSlot::least_loaded_peer(int64_t now_ms) const {
         const WorkerSlot& peer = board[i];
         if (&peer == this || peer.pid.load(std::memory_order_relaxed) <= 0) continue;
         if (now_ms - peer.beat_ms.load(std::memory_order_relaxed) > kStaleBeatMs) continue;
-        int64_t saturated = peer.saturated_since_ms.load(std::memory_order_relaxed);
-        if (saturated > 0 && now_ms - saturated > kSaturatedGraceMs) continue;
+        int64_t saturated_us = peer.counters.saturated_since_us.load(std::memory_order_relaxed);
+        if (saturated_us > 0 && now_ms - saturated_us / 1000 > kSaturatedGraceMs) continue;
         int32_t n = peer.open_connections.load(std::memory_order_relaxed);
         if (n >= 0 && (least < 0 || n < least)) least = n;
     }

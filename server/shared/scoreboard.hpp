@@ -64,9 +64,6 @@ struct WorkerSlot {
     // stopping). Workers read each other's to share connections out evenly (see
     // Worker::my_turn_to_accept).
     std::atomic<int32_t> open_connections{-1};
-    // Monotonic ms since every app thread of the worker is in a call (nobody runs its loop,
-    // so it accepts nothing), or 0.
-    std::atomic<int64_t> saturated_since_ms{0};
     // Set by claim(): the whole board, so a worker can see its peers' slots.
     WorkerSlot* board = nullptr;
     const std::atomic<size_t>* board_used = nullptr;  // slots [0, used) have ever been claimed
@@ -85,7 +82,7 @@ struct WorkerSlot {
     void set_boot_error(std::string_view why);
     // The fewest open_connections among the other workers that accept, or -1 if none does.
     // A peer whose loop has not beaten for kStaleBeatMs, or whose threads have all been in
-    // calls for kSaturatedGraceMs, is skipped: a stuck or saturated worker must not make the
+    // calls for kSaturatedGraceMs (counters.saturated_since_us), is skipped: a stuck or saturated worker must not make the
     // others leave it connections. A peer saturated for less still counts, so that a burst
     // of connections is shared out evenly while short calls run (keep-alive connections
     // stay where they land).

@@ -239,14 +239,13 @@ void Worker::on_lead(size_t) {
 
 // While every thread runs the app nobody accepts here: peers wait for this worker's share
 // only for kSaturatedGraceMs (see least_loaded_peer).
+// Kept in the slot's counters even with --metrics off: peers read saturated_since_us.
 void Worker::on_all_busy(bool busy) {
-    if (counters_) {
-        if (busy) counters_->begin_saturation(shared::monotonic_us());
-        else counters_->end_saturation(shared::monotonic_us());
-    }
     if (!slot_) return;
     // Any thread: only atomics here, the loop's own state may be changing meanwhile.
-    slot_->saturated_since_ms.store(busy ? std::max<int64_t>(shared::monotonic_ms(), 1) : 0, std::memory_order_relaxed);
+    int64_t now_us = shared::monotonic_us();
+    if (busy) slot_->counters.begin_saturation(now_us);
+    else slot_->counters.end_saturation(now_us);
 }
 
 char* Worker::read_buffer() {
