@@ -70,9 +70,9 @@ struct RequestContext {
     Request* request = nullptr;
     Scratch scratch;                    // per-request values for the app's own use
     std::atomic<bool> ended = false;    // set when the handler has returned (tasks may outlive it)
-    // Copied when the request starts, so log lines from a task that outlives the handler
-    // never touch the request itself.
-    std::string request_id;             // filled on first use (cppg::request_id())
+    // Copied from the request on first use, and before any task is submitted, so log lines
+    // from a task that outlives the handler never touch the request itself.
+    std::string request_id;             // cppg::request_id()
     std::string request_line;           // "GET /path?q"
     const void* router = nullptr;       // the cppg::Router handling it, for url_for in tasks
 };

@@ -306,11 +306,19 @@ inline std::string new_request_id() {
     return buf;
 }
 
+// The request line kept in the context, filled from the request on the handler's thread
+// (the first log line, or submit(), whichever comes first); tasks find it filled.
+inline const std::string& request_line_of(RequestContext& ctx) {
+    if (ctx.request_line.empty() && !ctx.ended && ctx.request) ctx.request_line = ctx.request->request_line();
+    return ctx.request_line;
+}
+
 inline void log_in_context(cppg_log_level_t level, std::string message) {
     RequestContext* ctx = request_context_stack().top();
     if (ctx == nullptr) return log(level, message);
     std::string line = "[" + std::string(request_id()) + "] ";
-    if (!ctx->request_line.empty()) line += "\"" + ctx->request_line + "\" ";
+    if (const std::string& request_line = request_line_of(*ctx); !request_line.empty())
+        line += "\"" + request_line + "\" ";
     log(level, line + message);
 }
 
@@ -383,7 +391,6 @@ struct Adapter {
         AppContextGuard app_guard(app_ctx);
         RequestContextGuard request_guard(req_ctx);
         try {
-            req_ctx->request_line = request.request_line();
             request_id();  // puts it in g() too, before any app code (or task) asks
             static_cast<const App*>(state)->handle(request);
             return 0;
@@ -460,6 +467,10 @@ auto submit(F&& f) -> std::future<std::invoke_result_t<std::decay_t<F>>> {
     using Result = std::invoke_result_t<std::decay_t<F>>;
     auto app_ctx = app_context_stack().top_shared();
     auto req_ctx = request_context_stack().top_shared();
+    if (req_ctx) {  // what the task's log lines need, taken while the request is still there
+        request_id();
+        detail::request_line_of(*req_ctx);
+    }
     auto task = std::make_shared<std::packaged_task<Result()>>(
         [fn = std::forward<F>(f), app_ctx, req_ctx]() mutable {
             std::optional<AppContextGuard> app_guard;
