@@ -14,6 +14,7 @@
 #include "master/arbiter.hpp"
 #include "shared/signals.hpp"
 #include "master/probe.hpp"
+#include "worker/check.hpp"
 #include "worker/host_api.hpp"
 #include "shared/process.hpp"
 
@@ -30,22 +31,10 @@ int fail(int code, const std::string& message) {
     return code;
 }
 
-int check_config(const cppg::config::Config& config) {
-    auto loaded = cppg::app::Plugin::load(config.app_path);
-    if (auto* err = std::get_if<std::string>(&loaded)) {
-        std::fprintf(stderr, "cppgunicorn: check failed: %s\n", err->c_str());
-        return 1;
-    }
-    std::printf("configuration OK; app '%s' loads (%s, app ABI %d)\n", config.app_path.c_str(),
-                std::get<std::unique_ptr<cppg::app::Plugin>>(loaded)->name().c_str(),
-                CPPG_ABI_VERSION);
-    return 0;
-}
-
 // --preload: the app is loaded and initialised here, once, before any worker exists.
 std::variant<std::unique_ptr<cppg::app::Plugin>, std::string> preload_app(
-    const cppg::config::Config& config) {
-    auto loaded = cppg::app::Plugin::load(config.app_path);
+    const cppg::config::Config& config, const cppg::app::AppImage& image) {
+    auto loaded = cppg::app::Plugin::load(image);
     if (std::holds_alternative<std::string>(loaded)) return loaded;
     auto& plugin = std::get<std::unique_ptr<cppg::app::Plugin>>(loaded);
     cppg::worker::set_preloaded(true);
@@ -112,7 +101,7 @@ int main(int argc, char** argv) {
         case Action::PrintConfig:
             std::fputs(cppg::config::render_effective_config(cmd).c_str(), stdout);
             return 0;
-        case Action::CheckConfig: return check_config(cmd);
+        case Action::CheckConfig: return cppg::worker::check_app(cmd);
         case Action::Probe: return cppg::master::run_probe(cmd.settings.admin_bind, cmd.settings.probe);
         case Action::Run: break;
     }
@@ -133,9 +122,10 @@ int main(int argc, char** argv) {
 
     spdlog::info("Starting cppgunicorn {}", cppg::kVersion);
     // Before binding: a broken preloaded app then leaves no socket behind.
+    cppg::app::AppImage image = cppg::master::capture_app(cmd.app_path);
     std::unique_ptr<cppg::app::Plugin> preloaded;
     if (settings.preload_app) {
-        auto loaded = preload_app(cmd);
+        auto loaded = preload_app(cmd, image);
         if (auto* err = std::get_if<std::string>(&loaded)) return fail(kExitAppLoad, *err);
         preloaded = std::move(std::get<std::unique_ptr<cppg::app::Plugin>>(loaded));
     }
@@ -153,7 +143,8 @@ int main(int argc, char** argv) {
     }
     cppg::shared::set_process_title("cppgunicorn: master [" + cppg::shared::process_name(cmd) + "]");
 
-    cppg::master::Arbiter arbiter(std::move(cmd), std::move(listeners), std::move(preloaded));
+    cppg::master::Arbiter arbiter(std::move(cmd), std::move(listeners), std::move(image),
+                                  std::move(preloaded));
     if (old_master) arbiter.started_by_upgrade(old_master);
     int rc = arbiter.run();
     spdlog::shutdown();

@@ -225,6 +225,18 @@ typedef struct cppg_host {
      * OWNERSHIP: fd stays the app's.
      */
     int (*send_file)(cppg_request_t *req, int fd, uint64_t offset, uint64_t len);
+
+    /**
+     * Say that this worker cannot serve, from the hooks that run before it does: init,
+     * worker_start and thread_start (whose void return cannot say so). When the hook returns
+     * the worker's boot fails: the reason is logged, no thread serves, thread_stop runs on the
+     * threads whose thread_start succeeded, and the worker exits with code 3. The master
+     * backs off before the next spawn; at start-up, before any worker has served, it stops
+     * (gunicorn's boot error). The SDK calls this when a thread_start member throws.
+     * @param reason NUL-terminated text for the log. OWNERSHIP: app_ptr; copied.
+     * @return 0, or CPPG_ESTATE once the worker serves (it then goes on serving).
+     */
+    int (*fail_boot)(const char *reason);
 } cppg_host_t;
 
 /**
@@ -277,12 +289,15 @@ typedef struct cppg_app {
      * before it serves: gunicorn's post_fork / post_worker_init. Open per-process resources
      * here.
      * @param app_state the pointer stored by init.
-     * @return 0 to proceed; anything else makes the worker fail to boot (the master stops).
+     * @return 0 to proceed; anything else makes the worker fail to boot (see fail_boot).
      */
     int (*worker_start)(void *app_state);
 
     /**
-     * On each app thread when it starts and before it ends.
+     * On each app thread when it starts and before it ends: per-thread resources (a database
+     * connection per thread) belong here. The worker serves only once thread_start has
+     * returned on every thread; one that cannot set its thread up calls host->fail_boot.
+     * thread_stop runs only on threads whose thread_start succeeded.
      * @param app_state the pointer stored by init.
      * @param thread_index 0 .. threads-1 within the worker.
      */

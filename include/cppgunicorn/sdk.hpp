@@ -408,26 +408,61 @@ struct Adapter {
     static constexpr bool kThreadStart = requires(App& a) { a.thread_start(0u); };
     static constexpr bool kThreadStop = requires(App& a) { a.thread_stop(0u); };
     static constexpr bool kWorkerExit = requires(App& a) { a.worker_exit(); };
+    static constexpr bool kPreRequest = requires(const App& a, Request& r) { a.pre_request(r); };
+    static constexpr bool kPostRequest = requires(const App& a, Request& r) { a.post_request(r, 200); };
+
+    // Runs a hook; what it throws is logged with its type and message, and described.
+    template <typename F>
+    static std::optional<std::string> contained(std::string_view hook, F&& f) {
+        try {
+            f();
+            return std::nullopt;
+        } catch (const std::exception& e) {
+            log_unhandled(hook, e.what());
+            return current_exception_type() + ": " + e.what();
+        } catch (...) {
+            log_unhandled(hook, "(not a std::exception)");
+            return current_exception_type();
+        }
+    }
+    // A hook that runs before the worker serves could not do its part: the worker's boot fails.
+    static void fail_boot(std::string_view hook, const std::string& what) {
+        std::string why = std::string(hook) + " threw " + what;
+        if (host() && host()->struct_size >= offsetof(cppg_host_t, fail_boot) + sizeof(void*))
+            host()->fail_boot(why.c_str());
+    }
 
     static int worker_start(void* state) {
         if constexpr (kWorkerStart) {
-            try {
-                static_cast<App*>(state)->worker_start();
-            } catch (const std::exception& e) {
-                log(CPPG_LOG_ERROR, std::string("worker_start failed: ") + e.what());
-                return -1;
-            }
+            if (contained("worker_start", [&] { static_cast<App*>(state)->worker_start(); })) return -1;
         }
         return 0;
     }
     static void thread_start(void* state, unsigned index) {
-        if constexpr (kThreadStart) static_cast<App*>(state)->thread_start(index);
+        if constexpr (kThreadStart) {
+            std::string hook = format("thread_start({})", index);
+            if (auto what = contained(hook, [&] { static_cast<App*>(state)->thread_start(index); }))
+                fail_boot(hook, *what);
+        }
     }
     static void thread_stop(void* state, unsigned index) {
-        if constexpr (kThreadStop) static_cast<App*>(state)->thread_stop(index);
+        if constexpr (kThreadStop)
+            contained(format("thread_stop({})", index), [&] { static_cast<App*>(state)->thread_stop(index); });
     }
     static void worker_exit(void* state) {
-        if constexpr (kWorkerExit) static_cast<App*>(state)->worker_exit();
+        if constexpr (kWorkerExit) contained("worker_exit", [&] { static_cast<App*>(state)->worker_exit(); });
+    }
+    static void pre_request(void* state, cppg_request_t* raw) {
+        if constexpr (kPreRequest) {
+            Request request(raw);
+            contained("pre_request", [&] { static_cast<const App*>(state)->pre_request(request); });
+        }
+    }
+    static void post_request(void* state, cppg_request_t* raw, int status) {
+        if constexpr (kPostRequest) {
+            Request request(raw);
+            contained("post_request", [&] { static_cast<const App*>(state)->post_request(request, status); });
+        }
     }
 
     static constexpr cppg_app_t descriptor(const char* name) {
@@ -441,8 +476,8 @@ struct Adapter {
             .worker_start = kWorkerStart ? &worker_start : nullptr,
             .thread_start = kThreadStart ? &thread_start : nullptr,
             .thread_stop = kThreadStop ? &thread_stop : nullptr,
-            .pre_request = nullptr,
-            .post_request = nullptr,
+            .pre_request = kPreRequest ? &pre_request : nullptr,
+            .post_request = kPostRequest ? &post_request : nullptr,
             .worker_exit = kWorkerExit ? &worker_exit : nullptr,
             .reserved = {},
         };
@@ -502,9 +537,14 @@ auto submit(F&& f) -> std::future<std::invoke_result_t<std::decay_t<F>>> {
 // Exports an app class as a cppgunicorn plugin. Use once per shared object.
 // Optional member functions of the app class become the ABI's hooks:
 //   void worker_start();              after fork, before serving (may throw: boot fails)
-//   void thread_start(unsigned i);    on each app thread
-//   void thread_stop(unsigned i);
+//   void thread_start(unsigned i);    on each app thread, before the worker serves (may throw:
+//                                     the worker's boot fails, and the master backs off)
+//   void thread_stop(unsigned i);     on each app thread whose thread_start succeeded, at exit
+//   void pre_request(Request&) const; on the app thread, before handle (gunicorn's pre_request)
+//   void post_request(Request&, int status) const;   after the response was handed over
 //   void worker_exit();               after the last request
+// What a hook throws is logged with its type and message; only worker_start and
+// thread_start can make the boot fail.
 //
 // A test that includes an app's .cpp to run it with cppg::testing defines CPPG_NO_APP_EXPORT:
 // the class is compiled, the entry point is not (several apps can share one test binary).

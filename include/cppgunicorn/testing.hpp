@@ -133,6 +133,8 @@ struct HostState {
     std::vector<std::thread> tasks;
     std::atomic<uint64_t> next_id{1};
     bool echo_logs = false;
+    bool booting = true;        // until the constructor has run thread_start
+    std::string boot_failure;   // what the app passed to fail_boot
 };
 
 inline HostState*& host_state() {
@@ -314,9 +316,18 @@ inline int submit(void (*fn)(void*), void* arg) {
 
 inline cppg_request_t* current_request() { return current; }
 
+inline int fail_boot(const char* reason) {
+    HostState* s = host_state();
+    if (s == nullptr) return CPPG_ESTATE;
+    std::lock_guard lock(s->mu);
+    if (!s->booting) return CPPG_ESTATE;
+    if (s->boot_failure.empty()) s->boot_failure = reason && *reason ? reason : "(no reason given)";
+    return CPPG_OK;
+}
+
 inline const cppg_host_t kHost = {
     sizeof(cppg_host_t), CPPG_ABI_VERSION, environ_get, header_count, header_at, read, start_response, write,
-    log, strerror, preloaded, submit, current_request, send_file,
+    log, strerror, preloaded, submit, current_request, send_file, fail_boot,
 };
 
 }  // namespace detail
@@ -324,22 +335,27 @@ inline const cppg_host_t kHost = {
 template <typename App>
 class Client {
 public:
-    // Loads the app as a worker would: init with `args`, worker_start, thread_start(0).
+    // Loads the app as a worker would: init with `args`, worker_start, thread_start(0). Throws
+    // std::runtime_error, with the app's last log line, when one of them fails (as the
+    // worker's boot would).
     explicit Client(Args args = {}) {
         if (detail::host_state() != nullptr) throw std::logic_error("one cppg::testing::Client at a time");
         detail::host_state() = &state_;
         std::vector<const char*> argv;
         for (const auto& a : args) argv.push_back(a.c_str());
-        if (app_.init(&detail::kHost, static_cast<int>(argv.size()), argv.data(), &app_state_) != 0) {
+        if (app_.init(&detail::kHost, static_cast<int>(argv.size()), argv.data(), &app_state_) != 0 ||
+            !state_.boot_failure.empty()) {
             detail::host_state() = nullptr;
             throw std::runtime_error("the app's init failed: " + last_log());
         }
-        if (app_.worker_start && app_.worker_start(app_state_) != 0) {
-            app_.shutdown(app_state_);
-            detail::host_state() = nullptr;
-            throw std::runtime_error("the app's worker_start failed: " + last_log());
-        }
+        if (app_.worker_start && app_.worker_start(app_state_) != 0) boot_failed("worker_start");
+        if (!state_.boot_failure.empty()) boot_failed("worker_start");
         if (app_.thread_start) app_.thread_start(app_state_, 0);
+        if (!state_.boot_failure.empty()) {
+            if (app_.worker_exit) app_.worker_exit(app_state_);  // no thread_stop: its start failed
+            boot_failed("thread_start");
+        }
+        state_.booting = false;
     }
     ~Client() {
         join_tasks();
@@ -487,6 +503,13 @@ private:
         }
     }
 
+    [[noreturn]] void boot_failed(const char* hook) {
+        std::string why = state_.boot_failure.empty() ? last_log() : state_.boot_failure;
+        app_.shutdown(app_state_);
+        join_tasks();
+        detail::host_state() = nullptr;
+        throw std::runtime_error(std::string("the app's ") + hook + " failed: " + why);
+    }
     std::string last_log() {
         std::lock_guard lock(state_.mu);
         return state_.logs.empty() ? "(nothing logged)" : state_.logs.back();

@@ -7,14 +7,16 @@
 #include <variant>
 #include <vector>
 
+#include "app/app_image.hpp"
 #include "cppgunicorn/app.h"
 
 namespace cppg::app {
 
 class Plugin {
 public:
-    // Loads `path` and checks its descriptor. The error names the file and the cause.
-    static std::variant<std::unique_ptr<Plugin>, std::string> load(const std::string& path);
+    // Loads the app from its image and checks its descriptor. The error names the file and
+    // the cause.
+    static std::variant<std::unique_ptr<Plugin>, std::string> load(const AppImage& image);
     ~Plugin();
     Plugin(const Plugin&) = delete;
     Plugin& operator=(const Plugin&) = delete;
@@ -27,9 +29,10 @@ public:
     int handle(cppg_request_t* request, bool& threw) const noexcept;
     void shutdown();
 
-    // The optional hooks; each is a no-op when the app leaves it NULL.
+    // The optional hooks; each is a no-op when the app leaves it NULL. None throws: what an
+    // app lets escape is caught. Those that can fail the boot return why; the others log it.
     std::optional<std::string> worker_start() const;
-    void thread_start(unsigned index) const;
+    std::optional<std::string> thread_start(unsigned index) const;
     void thread_stop(unsigned index) const;
     void pre_request(cppg_request_t* request) const;
     void post_request(cppg_request_t* request, int status) const;
@@ -40,6 +43,8 @@ public:
 
 private:
     Plugin() = default;
+    template <typename Call>
+    std::optional<std::string> contain(const char* hook, Call&& call) const noexcept;
 
     std::string path_;
     std::string name_;

@@ -37,9 +37,6 @@ constexpr int64_t kKillMarginMs = 2000;
 constexpr int64_t kQuickStopMs = 2000;
 // --reload acts once the watched files have been quiet this long: a build writes in steps.
 constexpr int64_t kReloadQuietMs = 200;
-// A worker that dies sooner than this after boot, before serving, counts as a rapid failure
-// (back-off).
-constexpr int64_t kRapidFailureMs = 1000;
 
 std::string describe_status(int status) {
     if (WIFSIGNALED(status))
@@ -50,10 +47,21 @@ std::string describe_status(int status) {
 
 }  // namespace
 
-Arbiter::Arbiter(config::Config config, std::vector<Listener> listeners,
+// Logged once here, in the master, rather than by every worker.
+app::AppImage capture_app(const std::string& path) {
+    app::AppImage image = app::AppImage::capture(path);
+    if (!image.held() && image.fallback_reason() != std::strerror(ENOENT))
+        spdlog::warn("workers will load app '{}' from the file itself, not a copy ({}): replace it "
+                     "by renaming a new file over it, never by writing into it, and a reload that "
+                     "fails leaves the file on disk for the next spawn", path, image.fallback_reason());
+    return image;
+}
+
+Arbiter::Arbiter(config::Config config, std::vector<Listener> listeners, app::AppImage image,
                  std::unique_ptr<app::Plugin> preloaded)
     : config_(std::move(config)),
       listeners_(std::move(listeners)),
+      app_image_(std::move(image)),
       preloaded_(std::move(preloaded)),
       scoreboard_(kMaxWorkerSlots),
       num_workers_(static_cast<int>(config_.settings.workers)) {
@@ -179,6 +187,8 @@ ServiceStats Arbiter::collect_stats() {
     }
     std::copy(std::begin(restarts_), std::end(restarts_), std::begin(s.restarts));
     s.reloads = reloads_;
+    s.reloads.serving_app = app_image_.path();
+    s.reloads.serving_app_captured_at = app_image_.held() ? app_image_.captured_at() : 0;
     s.request_timeouts = request_timeouts_;
     for (size_t i = 0; i < listeners_.size(); ++i) {
         ListenQueue q{listeners_[i].url, 0, listen_queue_max_[i], 0};
@@ -322,6 +332,8 @@ void Arbiter::handle_hup() {
     if (auto* err = std::get_if<config::ConfigError>(&next)) {
         spdlog::error("reload rejected, the running configuration stays in force: {}",
                       err->message);
+        reloads_.record(false, config_.app_path, "configuration: " + err->message);
+        readiness_.reload_failed();
         return;
     }
     auto& fresh = std::get<config::Config>(next);
@@ -331,9 +343,9 @@ void Arbiter::handle_hup() {
     if (fresh.settings.admin_bind != config_.settings.admin_bind)
         spdlog::warn("admin_bind changed in the config file; the new address needs a restart");
     fresh.settings.admin_bind = config_.settings.admin_bind;
-    if (reload_) abort_reload("another reload began");  // the newest configuration wins
-    ++reloads_;
-    reload_ = PendingReload{generation_++, config_};
+    if (reload_) abort_reload("another reload began", false);  // the newest configuration wins
+    app::AppImage image = preloaded_ ? app::AppImage() : capture_app(fresh.app_path);
+    reload_ = PendingReload{generation_++, config_, std::move(image)};
     config_ = std::move(fresh);
     num_workers_ = static_cast<int>(config_.settings.workers);
     // New workers load the app afresh; the old generation serves until they all do.
@@ -348,13 +360,17 @@ void Arbiter::finish_reload_if_ready() {
     if (serving < num_workers_) return;
     spdlog::info("reload: {} new worker(s) serve; stopping the old ones", serving);
     retire_generation(reload_->old_generation, RestartReason::kReload);
+    if (!preloaded_) app_image_ = std::move(reload_->image);
+    reloads_.record(true, config_.app_path, "");
     reload_.reset();
 }
 
 // A worker of the reload's generation died before all of them served: the new app (or
 // configuration) does not work. Its siblings go; the old workers never stopped serving.
-void Arbiter::abort_reload(const std::string& why) {
-    spdlog::error("reload failed, the old workers keep serving: {}", why);
+void Arbiter::abort_reload(const std::string& why, bool failed) {
+    spdlog::error("reload {}, the old workers keep serving: {}", failed ? "failed" : "abandoned", why);
+    if (failed) reloads_.record(false, config_.app_path, why);
+    for (auto& [pid, info] : workers_) info.discarded = info.discarded || info.generation == generation_;
     retire_generation(generation_, RestartReason::kReload);
     generation_ = reload_->old_generation;
     config_ = std::move(reload_->previous);
@@ -521,6 +537,7 @@ void Arbiter::spawn_worker() {
         spdlog::error("no free scoreboard slot for another worker");
         return;
     }
+    const app::AppImage& image = image_to_spawn();
     pid_t master = getpid();
     pid_t pid = fork();
     if (pid < 0) {
@@ -538,10 +555,22 @@ void Arbiter::spawn_worker() {
         admin_.close_in_child();
         SystemdNotifier::forget_in_child();
         slot->pid.store(getpid());
-        worker::run_worker(config_, listen_fds_, slot, shared::master_signals(), preloaded_.get());
+        if (reload_) (&image == &app_image_ ? reload_->image : app_image_).close_in_child();
+        worker::run_worker(config_, image, listen_fds_, slot, shared::master_signals(), preloaded_.get());
     }
     slot->pid.store(pid);
     workers_[pid] = WorkerInfo{slot, generation_, shared::monotonic_ms(), 0, false};
+}
+
+// A reload's workers load what it read; every other spawn the image of the last good app. A
+// spawn that falls back on it while the last reload failed says so, every time.
+const app::AppImage& Arbiter::image_to_spawn() const {
+    if (reload_) return reload_->image;
+    if (reloads_.last_failed && !preloaded_)
+        spdlog::warn("spawning a worker with the last good app, {} as read at {}: the last reload "
+                     "failed ({}: {})", app_image_.path(), wall_clock_text(app_image_.captured_at()),
+                     reloads_.last_app, reloads_.last_error);
+    return app_image_;
 }
 
 // A worker that counts toward --workers: of the current generation, not being retired, and
@@ -554,10 +583,16 @@ bool Arbiter::stays(const WorkerInfo& info) const {
 void Arbiter::manage_workers() {
     if (stopping_ || exit_code_) return;
     finish_reload_if_ready();
+    note_serving_workers();
     int current = 0;
     for (const auto& [pid, info] : workers_) current += stays(info) ? 1 : 0;
     if (current < num_workers_ && shared::monotonic_ms() >= next_spawn_ms_) {
-        for (; current < num_workers_; ++current) spawn_worker();
+        if (rapid_failures_ == 0) {
+            for (; current < num_workers_; ++current) spawn_worker();
+        } else if (!boot_probe_running()) {
+            spawn_worker();
+            ++current;
+        }
     }
     while (current > num_workers_) {
         // The oldest worker of the current generation goes first, as in gunicorn.
@@ -569,6 +604,19 @@ void Arbiter::manage_workers() {
         --current;
     }
     replace_leavers();
+}
+
+// A worker serving ends a run of boot failures (if it was spawned after the last of them)
+// and, the first time, the start-up: from then on a worker that fails to boot is retried.
+void Arbiter::note_serving_workers() {
+    for (const auto& [pid, info] : workers_) {
+        if (info.slot->serving_ms.load(std::memory_order_acquire) == 0) continue;
+        ever_served_ = true;
+        if (rapid_failures_ > 0 && info.booted_ms >= last_failure_ms_) {
+            spdlog::info("Worker (pid:{}) serves; spawning resumes", pid);
+            rapid_failures_ = 0;
+        }
+    }
 }
 
 // Workers that asked to leave (max_requests) get TERM once enough others serve in their
@@ -641,15 +689,18 @@ void Arbiter::reap_workers() {
 }
 
 void Arbiter::on_worker_exit(pid_t pid, int status, WorkerInfo& info, const std::string& boot_error) {
-    if (!stopping_) ++restarts_[static_cast<size_t>(info.retiring ? info.reason : RestartReason::kCrash)];
-    bool boot_failure = WIFEXITED(status) && (WEXITSTATUS(status) == worker::kWorkerBootError ||
-                                              WEXITSTATUS(status) == worker::kWorkerAppLoadError);
+    std::string why = describe_status(status) + (boot_error.empty() ? "" : ": " + boot_error);
     if (reload_ && info.generation == generation_ && !info.retiring && !stopping_) {
-        abort_reload("new worker (pid " + std::to_string(pid) + ") " + describe_status(status) +
-                     (boot_error.empty() ? "" : ": " + boot_error));
+        // The reload failed: no serving worker was replaced, so no restart is counted.
+        abort_reload("new worker (pid " + std::to_string(pid) + ") " + why);
         return;
     }
-    if (boot_failure && !stopping_ && !info.retiring) {  // at start: gunicorn's halt
+    if (!stopping_ && !info.discarded)
+        ++restarts_[static_cast<size_t>(info.retiring ? info.reason : RestartReason::kCrash)];
+    bool expected = info.retiring || stopping_;
+    bool boot_failure = WIFEXITED(status) && (WEXITSTATUS(status) == worker::kWorkerBootError ||
+                                              WEXITSTATUS(status) == worker::kWorkerAppLoadError);
+    if (boot_failure && !expected && !ever_served_) {  // at start: gunicorn's halt
         halt("Worker (pid:" + std::to_string(pid) + ") failed to boot (" +
                  (WEXITSTATUS(status) == worker::kWorkerAppLoadError ? "the app failed to load"
                                                              : "boot error") +
@@ -657,7 +708,6 @@ void Arbiter::on_worker_exit(pid_t pid, int status, WorkerInfo& info, const std:
              worker::kWorkerBootError);
         return;
     }
-    bool expected = info.retiring || stopping_;
     if (expected && (WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
         spdlog::debug("Worker (pid:{}) exited cleanly", pid);
         return;
@@ -666,17 +716,32 @@ void Arbiter::on_worker_exit(pid_t pid, int status, WorkerInfo& info, const std:
         spdlog::error("Worker (pid:{}) {}", pid, describe_status(status));
     else
         spdlog::info("Worker (pid:{}) exited", pid);
-    if (!expected && !info.served && shared::monotonic_ms() - info.booted_ms < kRapidFailureMs) {
-        // Dying before serving, again and again: wait longer each time instead of spinning.
-        // A worker that served and then died (a crash in a request, kill -9) is replaced at once.
-        ++rapid_failures_;
-        int64_t delay = std::min<int64_t>(100LL << std::min(rapid_failures_, 7), 10000);
-        next_spawn_ms_ = shared::monotonic_ms() + delay;
-        spdlog::warn("worker died {} time(s) in a row right after boot; next spawn in {} ms",
-                        rapid_failures_, delay);
-    } else if (!expected) {
-        rapid_failures_ = 0;
-    }
+    // Dying before serving, whatever the cause, again and again: wait longer each time
+    // instead of spinning. A worker that served and then died (a crash in a request,
+    // kill -9) is replaced at once.
+    if (!expected && !info.served) back_off("Worker (pid:" + std::to_string(pid) + ") " + why);
+}
+
+// One more worker died before serving. The next spawn waits 200 ms, then twice as long
+// after each failure in a row (at most 10 s), and only one worker is spawned per step: a
+// crash loop costs one fork per step, whatever --workers is.
+void Arbiter::back_off(const std::string& why) {
+    ++rapid_failures_;
+    last_failure_ms_ = shared::monotonic_ms();
+    int64_t delay = std::min<int64_t>(100LL << std::min(rapid_failures_, 7), 10000);
+    next_spawn_ms_ = last_failure_ms_ + delay;
+    spdlog::warn("{} before serving; {} such failure(s) in a row, next spawn in {} ms", why,
+                 rapid_failures_, delay);
+}
+
+// A worker spawned since the last failure that has not served yet: while one is booting,
+// a back-off spawns no other.
+bool Arbiter::boot_probe_running() const {
+    for (const auto& [pid, info] : workers_)
+        if (stays(info) && info.booted_ms >= last_failure_ms_ &&
+            info.slot->serving_ms.load(std::memory_order_acquire) == 0)
+            return true;
+    return false;
 }
 
 bool Arbiter::all_threads_busy(const shared::WorkerSlot& slot) const {

@@ -24,10 +24,15 @@
 
 namespace cppg::master {
 
+// The app file read into memory for the workers to load (see AppImage); says so in the log
+// when it has to be loaded from the file itself.
+app::AppImage capture_app(const std::string& path);
+
 class Arbiter {
 public:
-    // `preloaded` is the app loaded and initialised here with --preload, or null.
-    Arbiter(config::Config config, std::vector<Listener> listeners,
+    // `image` is the app file as read at start; `preloaded` is the app loaded from it and
+    // initialised here with --preload, or null.
+    Arbiter(config::Config config, std::vector<Listener> listeners, app::AppImage image,
             std::unique_ptr<app::Plugin> preloaded);
     ~Arbiter();
     Arbiter(const Arbiter&) = delete;
@@ -51,6 +56,7 @@ private:
         bool retiring = false;      // sent TERM by the master: its exit is expected
         RestartReason reason = RestartReason::kCrash;  // why it goes, when the master asked
         bool served = false;        // it had begun to serve when it died (set at reaping)
+        bool discarded = false;     // of a reload that failed: it replaced nobody
     };
 
     void spawn_worker();
@@ -58,7 +64,11 @@ private:
     void replace_leavers();
     bool stays(const WorkerInfo& info) const;
     void finish_reload_if_ready();
-    void abort_reload(const std::string& why);
+    void abort_reload(const std::string& why, bool failed = true);
+    void back_off(const std::string& why);
+    void note_serving_workers();
+    bool boot_probe_running() const;
+    const app::AppImage& image_to_spawn() const;
     void reap_workers();
     void murder_workers();
     bool all_threads_busy(const shared::WorkerSlot& slot) const;
@@ -91,6 +101,9 @@ private:
     std::vector<int> listen_fds_;     // the HTTP listeners, which workers accept on
     AdminServer admin_;               // --admin-bind, served by this loop
     Readiness readiness_;
+    // The app file as the serving generation read it: every spawn loads this copy until a
+    // reload succeeds, so a broken file on disk cannot stop a crashed worker's replacement.
+    app::AppImage app_image_;
     std::unique_ptr<app::Plugin> preloaded_;
     shared::Scoreboard scoreboard_;
     std::map<pid_t, WorkerInfo> workers_;
@@ -104,12 +117,15 @@ private:
     int64_t stop_deadline_ms_ = 0;
     std::optional<int> exit_code_;
     std::optional<int> halt_code_;    // set when a worker failed to boot
-    int rapid_failures_ = 0;          // workers that died soon after boot, in a row
+    int rapid_failures_ = 0;          // workers that died before serving, in a row
+    int64_t last_failure_ms_ = 0;     // ... the last of them; a worker booted since that serves ends the run
+    bool ever_served_ = false;        // a worker has served: boot failures no longer halt
     // A HUP whose new workers do not serve yet: the old generation keeps serving until they
     // all do, and goes on serving (with the old configuration) if one of them fails.
     struct PendingReload {
         int old_generation;
         config::Config previous;
+        app::AppImage image;          // the app file as this reload read it
     };
     std::optional<PendingReload> reload_;
     int64_t next_spawn_ms_ = 0;       // back-off: no spawn before this
@@ -120,7 +136,7 @@ private:
     uint64_t requests_of_exited_ = 0; // requests served by workers that have exited
     shared::CounterTotals counters_of_exited_;  // everything they counted, so totals never go back
     uint64_t restarts_[kRestartReasonCount]{};
-    uint64_t reloads_ = 0;
+    ReloadHistory reloads_;
     uint64_t request_timeouts_ = 0;
     std::vector<uint64_t> listen_queue_max_;  // per entry of listeners_
     int64_t started_ms_ = shared::monotonic_ms();

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <ctime>
 #include <iterator>
 #include <fstream>
 #include <sstream>
@@ -23,7 +24,7 @@ namespace cppg::master {
 namespace {
 
 constexpr const char* kReasonLabels[kRestartReasonCount] = {"crash", "timeout", "max_requests",
-                                                            "reload", "scale"};
+                                                            "reload", "scale", "memory", "lifetime"};
 
 // Prometheus text format: a label value escapes backslash, quote and newline.
 std::string label_value(const std::string& text) {
@@ -121,15 +122,22 @@ void render_capacity(Exposition& e, const ServiceStats& s) {
     e.sample("cppgunicorn_workers", "", s.workers_serving);
     e.family("cppgunicorn_worker_restarts_total", "counter",
              "Workers replaced, by reason: crash (died unasked), timeout (killed by the master), "
-             "max_requests, reload, scale (TTOU).");
+             "max_requests, reload, scale (TTOU), memory (--max-worker-memory), lifetime "
+             "(--max-worker-lifetime).");
     for (size_t r = 0; r < kRestartReasonCount; ++r)
         e.sample("cppgunicorn_worker_restarts_total", std::string("reason=\"") + kReasonLabels[r] + "\"",
                  static_cast<double>(s.restarts[r]));
     e.family("cppgunicorn_request_timeouts_total", "counter",
              "Workers aborted by the master because a request (or their loop) ran past --timeout.");
     e.sample("cppgunicorn_request_timeouts_total", "", static_cast<double>(s.request_timeouts));
-    e.family("cppgunicorn_reloads_total", "counter", "Reloads begun (HUP, --reload).");
-    e.sample("cppgunicorn_reloads_total", "", static_cast<double>(s.reloads));
+    e.family("cppgunicorn_reloads_total", "counter",
+             "Reloads (HUP, --reload) by result: ok (the new workers serve), failed (the "
+             "configuration or the app was refused; the last good one serves on).");
+    e.sample("cppgunicorn_reloads_total", "result=\"ok\"", static_cast<double>(s.reloads.ok));
+    e.sample("cppgunicorn_reloads_total", "result=\"failed\"", static_cast<double>(s.reloads.failed));
+    e.family("cppgunicorn_reload_success", "gauge",
+             "1 if the last reload succeeded (or none was tried), 0 if it failed.");
+    e.sample("cppgunicorn_reload_success", "", s.reloads.last_failed ? 0 : 1);
 }
 
 void render_listen_queues(Exposition& e, const ServiceStats& s) {
@@ -189,6 +197,14 @@ void render_process(Exposition& e) {
 }
 
 }  // namespace
+
+void ReloadHistory::record(bool success, const std::string& app, const std::string& error) {
+    ++(success ? ok : failed);
+    last_failed = !success;
+    last_at = static_cast<int64_t>(std::time(nullptr));
+    last_app = app;
+    last_error = error;
+}
 
 const char* restart_reason_label(RestartReason reason) { return kReasonLabels[static_cast<size_t>(reason)]; }
 

@@ -13,8 +13,8 @@
 namespace cppg::master {
 
 // Why a worker was replaced, for cppgunicorn_worker_restarts_total{reason}.
-enum class RestartReason : uint8_t { kCrash, kTimeout, kMaxRequests, kReload, kScale };
-inline constexpr size_t kRestartReasonCount = 5;
+enum class RestartReason : uint8_t { kCrash, kTimeout, kMaxRequests, kReload, kScale, kMemory, kLifetime };
+inline constexpr size_t kRestartReasonCount = 7;
 const char* restart_reason_label(RestartReason reason);
 
 struct ListenQueue {
@@ -24,13 +24,27 @@ struct ListenQueue {
     uint64_t backlog = 0;  // the most the kernel will keep waiting
 };
 
+// Reloads that ended, and what the last one left behind, for /metrics and /status.
+struct ReloadHistory {
+    uint64_t ok = 0;
+    uint64_t failed = 0;
+    bool last_failed = false;  // cppgunicorn_reload_success is 0 while it is
+    int64_t last_at = 0;       // wall-clock seconds when the last reload ended, 0: none yet
+    std::string last_error;    // why the last one failed
+    std::string last_app;      // the app file the last reload tried
+    std::string serving_app;   // the app file the serving workers' image was taken from
+    int64_t serving_app_captured_at = 0;  // wall-clock seconds, 0: loaded from the file itself
+
+    void record(bool success, const std::string& app, const std::string& error);
+};
+
 struct ServiceStats {
     shared::CounterTotals totals;
     int workers_serving = 0;
     int threads_busy = 0;
     int threads_idle = 0;
     uint64_t restarts[kRestartReasonCount]{};
-    uint64_t reloads = 0;
+    ReloadHistory reloads;
     uint64_t request_timeouts = 0;
     std::vector<ListenQueue> listen_queues;
 };

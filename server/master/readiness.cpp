@@ -7,20 +7,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include "master/status.hpp"
+
 namespace cppg::master {
-
-namespace {
-
-std::string local_time_text() {
-    std::time_t now = std::time(nullptr);
-    std::tm tm{};
-    localtime_r(&now, &tm);
-    char text[32];
-    std::strftime(text, sizeof text, "%Y-%m-%d %H:%M:%S", &tm);
-    return text;
-}
-
-}  // namespace
 
 std::string Readiness::status_line() const {
     std::string line;
@@ -79,7 +68,7 @@ void Readiness::reload_failed() {
 void Readiness::reload_started() {
     ++reloads_;
     last_reload_failed_ = false;
-    last_reload_ = local_time_text();
+    last_reload_ = wall_clock_text(std::time(nullptr));
     announced_ = false;
     notifier_.reloading(status_line());
 }

@@ -1,5 +1,6 @@
 #include "master/status.hpp"
 
+#include <ctime>
 #include <fstream>
 
 #include <fmt/format.h>
@@ -26,7 +27,45 @@ std::string restarts_text(const ServiceStats& s) {
     return out;
 }
 
+std::string reloads_text(const ReloadHistory& r) {
+    std::string out = fmt::format("{} ok, {} failed", r.ok, r.failed);
+    if (r.last_at == 0) return out;
+    out += fmt::format("; last at {} {}", wall_clock_text(r.last_at), r.last_failed ? "FAILED" : "ok");
+    if (r.last_failed) out += fmt::format(" ({}): {}", r.last_app, r.last_error);
+    return out;
+}
+
+nlohmann::ordered_json time_or_null(int64_t seconds) {
+    return seconds ? nlohmann::ordered_json(wall_clock_text(seconds)) : nlohmann::ordered_json(nullptr);
+}
+
+nlohmann::ordered_json reloads_json(const ReloadHistory& r) {
+    return {{"ok", r.ok},
+            {"failed", r.failed},
+            {"last_failed", r.last_failed},
+            {"last_at", time_or_null(r.last_at)},
+            {"last_app", r.last_app},
+            {"last_error", r.last_error},
+            {"serving_app", r.serving_app},
+            {"serving_app_read_at", time_or_null(r.serving_app_captured_at)}};
+}
+
+std::string serving_app_text(const ReloadHistory& r) {
+    if (r.serving_app_captured_at == 0) return r.serving_app + " (loaded from the file itself)";
+    return fmt::format("{} (as read at {})", r.serving_app, wall_clock_text(r.serving_app_captured_at));
+}
+
 }  // namespace
+
+std::string wall_clock_text(int64_t seconds) {
+    if (seconds == 0) return "-";
+    std::time_t t = static_cast<std::time_t>(seconds);
+    std::tm tm{};
+    localtime_r(&t, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
+    return buf;
+}
 
 uint64_t resident_kib(pid_t pid) {
     std::ifstream in("/proc/" + std::to_string(pid) + "/status");
@@ -54,7 +93,8 @@ std::string render_status_text(const StatusView& v) {
         row("listen queue", fmt::format("{} now, {} at most, {} backlog ({})", q.queued, q.max_seen,
                                         q.backlog, q.listener));
     row("worker restarts", restarts_text(s));
-    row("reloads", std::to_string(s.reloads));
+    row("reloads", reloads_text(s.reloads));
+    row("app file", serving_app_text(s.reloads));
     out += fmt::format("\n{:<8} {:<9} {:>9} {:>8} {:>9} {:>6}  {}\n", "pid", "state", "requests",
                        "age(s)", "rss(KiB)", "conns", "busy threads: request (running)");
     for (const auto& w : v.workers) {
@@ -85,7 +125,7 @@ std::string render_status_json(const StatusView& v) {
     doc["slow_requests"] = s.totals.slow;
     doc["connections_open"] = s.totals.connections_open;
     doc["connections_accepted"] = s.totals.accepted;
-    doc["reloads"] = s.reloads;
+    doc["reloads"] = reloads_json(s.reloads);
     auto restarts = nlohmann::ordered_json::object();
     for (size_t r = 0; r < kRestartReasonCount; ++r)
         restarts[restart_reason_label(static_cast<RestartReason>(r))] = s.restarts[r];

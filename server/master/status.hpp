@@ -43,6 +43,9 @@ struct StatusView {
 std::string render_status_text(const StatusView& view);
 std::string render_status_json(const StatusView& view);
 
+// Local time for people, "2026-12-07 21:30:00"; "-" for 0 (never).
+std::string wall_clock_text(int64_t seconds_since_epoch);
+
 // Resident memory of a process in KiB, or 0 when it is gone.
 uint64_t resident_kib(pid_t pid);
 

@@ -61,16 +61,19 @@ void install_abort_backtrace() {
 }  // namespace
 
 // Loads the app in this worker (the default, without --preload), or exits with a boot error.
-std::unique_ptr<app::Plugin> load_app(const config::Config& config, shared::WorkerSlot* slot) {
-    auto loaded = app::Plugin::load(config.app_path);
+std::unique_ptr<app::Plugin> load_app(const config::Config& config, const app::AppImage& image,
+                                      shared::WorkerSlot* slot) {
+    auto loaded = app::Plugin::load(image);
     if (auto* err = std::get_if<std::string>(&loaded)) boot_failed(slot, kWorkerAppLoadError, *err);
     auto plugin = std::move(std::get<std::unique_ptr<app::Plugin>>(loaded));
     if (auto err = plugin->init(config.app_args, host_table())) boot_failed(slot, kWorkerAppLoadError, *err);
+    if (auto why = boot_failure()) boot_failed(slot, kWorkerAppLoadError, *why);
     return plugin;
 }
 
-void run_worker(const config::Config& config, const std::vector<int>& listen_fds,
-                shared::WorkerSlot* slot, const sigset_t& master_signals, app::Plugin* preloaded) {
+void run_worker(const config::Config& config, const app::AppImage& image,
+                const std::vector<int>& listen_fds, shared::WorkerSlot* slot,
+                const sigset_t& master_signals, app::Plugin* preloaded) {
     install_abort_backtrace();
     shared::set_process_title("cppgunicorn: worker [" + shared::process_name(config) + "]");
     spdlog::info("Booting worker with pid: {}", getpid());
@@ -80,9 +83,11 @@ void run_worker(const config::Config& config, const std::vector<int>& listen_fds
         boot_failed(slot, kWorkerBootError,
                     "cannot switch to user '" + config.settings.user + "' / group '" +
                         config.settings.group + "': " + *err);
-    std::unique_ptr<app::Plugin> own = preloaded ? nullptr : load_app(config, slot);
+    open_boot();
+    std::unique_ptr<app::Plugin> own = preloaded ? nullptr : load_app(config, image, slot);
     app::Plugin& plugin = preloaded ? *preloaded : *own;
     if (auto err = plugin.worker_start()) boot_failed(slot, kWorkerBootError, *err);
+    if (auto why = boot_failure()) boot_failed(slot, kWorkerBootError, *why);
     int rc = 0;
     Executor executor(static_cast<size_t>(config.settings.executor_threads),
                               static_cast<size_t>(config.settings.executor_queue));
@@ -103,6 +108,7 @@ void run_worker(const config::Config& config, const std::vector<int>& listen_fds
     }
     executor.stop();  // after the app threads: their last tasks still run
     set_current_executor(nullptr);
+    if (rc == kWorkerBootError) boot_failed(slot, rc, boot_failure().value_or("thread_start failed"));
     plugin.worker_exit();
     if (own) own->shutdown();  // a preloaded app is shut down by the master, at its exit
     spdlog::info("Worker exiting (pid: {})", getpid());

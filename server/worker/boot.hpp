@@ -14,10 +14,10 @@ namespace cppg::worker {
 constexpr int kWorkerBootError = 3;
 constexpr int kWorkerAppLoadError = 4;
 
-// Runs in the child; never returns. `preloaded` is the app the master loaded (--preload),
-// or null for the worker to load it.
-[[noreturn]] void run_worker(const config::Config& config, const std::vector<int>& listen_fds,
-                             shared::WorkerSlot* slot, const sigset_t& master_signals,
-                             app::Plugin* preloaded);
+// Runs in the child; never returns. The app is loaded from `image` (the master's copy of the
+// app file), unless `preloaded` is the app the master loaded itself (--preload).
+[[noreturn]] void run_worker(const config::Config& config, const app::AppImage& image,
+                             const std::vector<int>& listen_fds, shared::WorkerSlot* slot,
+                             const sigset_t& master_signals, app::Plugin* preloaded);
 
 }  // namespace cppg::worker

@@ -2,6 +2,8 @@
 // each request handle.
 #include <sys/stat.h>
 
+#include <mutex>
+
 #include <spdlog/spdlog.h>
 
 #include "worker/host_api.hpp"
@@ -94,10 +96,23 @@ int host_submit(void (*fn)(void*), void* arg) {
 
 int host_preloaded() { return preloaded_flag ? 1 : 0; }
 
+// Reported from thread_start on any app thread, read once they have all returned.
+std::mutex boot_mu;
+bool boot_open = false;
+std::optional<std::string> boot_failure_reason;
+
+int host_fail_boot(const char* reason) {
+    std::lock_guard lock(boot_mu);
+    if (!boot_open) return CPPG_ESTATE;
+    if (!boot_failure_reason) boot_failure_reason = reason && *reason ? reason : "(no reason given)";
+    return CPPG_OK;
+}
+
 const cppg_host_t kHostTable = {
     sizeof(cppg_host_t), CPPG_ABI_VERSION, host_environ_get, host_header_count, host_header_at,
     host_read,           host_start_response, host_write, host_log, host_strerror,
     host_preloaded,      host_submit,         host_current_request, host_send_file,
+    host_fail_boot,
 };
 
 }  // namespace
@@ -107,5 +122,26 @@ const cppg_host_t* host_table() { return &kHostTable; }
 void set_preloaded(bool preloaded) { preloaded_flag = preloaded; }
 
 void set_current_request(cppg_request_t* request) { thread_request = request; }
+
+void open_boot() {
+    std::lock_guard lock(boot_mu);
+    boot_open = true;
+    boot_failure_reason.reset();
+}
+
+void close_boot() {
+    std::lock_guard lock(boot_mu);
+    boot_open = false;
+}
+
+void report_boot_failure(const std::string& reason) {
+    std::lock_guard lock(boot_mu);
+    if (!boot_failure_reason) boot_failure_reason = reason;
+}
+
+std::optional<std::string> boot_failure() {
+    std::lock_guard lock(boot_mu);
+    return boot_failure_reason;
+}
 
 }  // namespace cppg::worker

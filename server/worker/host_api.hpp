@@ -2,6 +2,9 @@
 // the worker's exchanges and executor, and the per-thread state its calls answer from.
 #pragma once
 
+#include <optional>
+#include <string>
+
 #include "cppgunicorn/app.h"
 
 namespace cppg::worker {
@@ -12,5 +15,12 @@ const cppg_host_t* host_table();
 void set_preloaded(bool preloaded);
 // What host->current_request() answers on the calling thread (null outside a request).
 void set_current_request(cppg_request_t* request);
+
+// The boot: from open_boot() until close_boot(), host->fail_boot records why the worker
+// cannot serve (the first reason wins; any thread may report).
+void open_boot();
+void close_boot();
+void report_boot_failure(const std::string& reason);
+std::optional<std::string> boot_failure();
 
 }  // namespace cppg::worker

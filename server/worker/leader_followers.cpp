@@ -13,10 +13,16 @@
 
 namespace cppg::worker {
 
-void LeaderFollowers::run(const std::function<void(size_t)>& start,
-                          const std::function<void(size_t)>& stop) {
+bool LeaderFollowers::run(const std::function<bool(size_t)>& start,
+                          const std::function<void(size_t)>& stop,
+                          const std::function<void()>& all_started) {
     tids_.assign(threads_, 0);
     in_job_.assign(threads_, false);
+    auto work = [&](size_t i) {
+        bool started = start(i);
+        if (wait_until_all_started(started, all_started)) serve(i);
+        if (started) stop(i);
+    };
     std::vector<std::thread> others;
     others.reserve(threads_ - 1);
     for (size_t i = 1; i < threads_; ++i)
@@ -25,14 +31,30 @@ void LeaderFollowers::run(const std::function<void(size_t)>& start,
             // named for top -H and ps -L.
             std::string name = "cppg-thread-" + std::to_string(i);
             pthread_setname_np(pthread_self(), name.substr(0, 15).c_str());
-            start(i);
-            serve(i);
-            stop(i);
+            work(i);
         });
-    start(0);
-    serve(0);
-    stop(0);
+    work(0);
     for (auto& t : others) t.join();
+    return !start_failed_;
+}
+
+// No thread serves before every thread is set up: a worker whose app cannot set up one of
+// its threads must fail its boot, not serve on the others.
+bool LeaderFollowers::wait_until_all_started(bool started, const std::function<void()>& all_started) {
+    Lock lock(mu_);
+    start_failed_ = start_failed_ || !started;
+    if (++starts_done_ < threads_) {
+        start_cv_.wait(lock, [this] { return start_gate_open_; });
+        return !start_failed_;
+    }
+    if (!start_failed_) {
+        lock.unlock();
+        all_started();
+        lock.lock();
+    }
+    start_gate_open_ = true;
+    start_cv_.notify_all();
+    return !start_failed_;
 }
 
 // Staged, and published when the leader is done with its batch: until then the loop may

@@ -68,8 +68,11 @@ public:
     LeaderFollowers& operator=(const LeaderFollowers&) = delete;
 
     // Runs the threads until the loop ends: threads - 1 new ones and the calling thread
-    // (thread 0). `start` and `stop` run on each thread around its work.
-    void run(const std::function<void(size_t)>& start, const std::function<void(size_t)>& stop);
+    // (thread 0). Each runs `start` first; once it has returned true on every thread,
+    // `all_started` runs (once) and they serve. `stop` runs on each thread whose start
+    // succeeded, at the end. If any start fails no thread serves, and run returns false.
+    bool run(const std::function<bool(size_t)>& start, const std::function<void(size_t)>& stop,
+             const std::function<void()>& all_started = [] {});
 
     // Leader only: `job` is ready to run.
     void push_ready(Job* job);
@@ -84,6 +87,7 @@ public:
 
 private:
     using Lock = std::unique_lock<std::mutex>;
+    bool wait_until_all_started(bool started, const std::function<void()>& all_started);
     void serve(size_t index);
     void lead(size_t index, Lock& lock);
     void run_job(size_t index, Job* job, Lock& lock);
@@ -99,6 +103,10 @@ private:
     std::mutex mu_;
     std::condition_variable standby_cv_;
     std::condition_variable followers_cv_;
+    std::condition_variable start_cv_;
+    size_t starts_done_ = 0;       // threads whose start has returned
+    bool start_failed_ = false;    // ... and one of them failed
+    bool start_gate_open_ = false;
     std::vector<pid_t> tids_;      // by thread index
     std::vector<bool> in_job_;     // by thread index
     std::vector<Job*> staged_;  // the leader's, not yet published

@@ -18,6 +18,7 @@
 
 #include "shared/signals.hpp"
 #include "util/split.hpp"
+#include "worker/boot.hpp"
 #include "worker/host_api.hpp"
 
 namespace cppg::worker {
@@ -104,6 +105,11 @@ Worker::Worker(const config::Settings& settings, const app::Plugin& plugin,
     trusted_proxies_ = split_address_list(settings.forwarded_allow_ips);
     proxy_senders_ = split_address_list(settings.proxy_allow_ips);
     for (int fd : listen_fds) listen_on(fd);
+}
+
+// Once every app thread is set up (thread_start), on the thread that finished last while the
+// others wait: the loop is nobody's yet.
+void Worker::begin_serving() {
     publish_load();
     // Last: an open signalfd is how tests (and people) see that a worker is ready.
     sigset_t handled = shared::worker_signals();
@@ -218,9 +224,18 @@ bool Worker::listen_on(int fd) {
 }
 
 int Worker::run() {
-    crew_.run([this](size_t i) { plugin_.thread_start(static_cast<unsigned>(i)); },
-              [this](size_t i) { plugin_.thread_stop(static_cast<unsigned>(i)); });
-    return exit_code_;
+    auto start = [this](size_t i) {
+        if (auto err = plugin_.thread_start(static_cast<unsigned>(i))) report_boot_failure(*err);
+        return !boot_failure();
+    };
+    auto stop = [this](size_t i) { plugin_.thread_stop(static_cast<unsigned>(i)); };
+    open_boot();
+    bool served = crew_.run(start, stop, [this] {
+        close_boot();
+        begin_serving();
+    });
+    close_boot();
+    return served ? exit_code_ : kWorkerBootError;
 }
 
 // ---- the threads and the loop ----

@@ -34,8 +34,9 @@ public:
     // The signals it acts on (shared::worker_signals()) must be blocked in every thread of
     // the process before the Worker is built: the loop reads them from a signalfd.
 
-    // Serves on `threads` threads until SIGTERM (graceful) or SIGINT/SIGQUIT (quick).
-    // Returns the exit code.
+    // Sets up the app's threads (thread_start), then serves on them until SIGTERM (graceful)
+    // or SIGINT/SIGQUIT (quick). Returns the exit code, or kWorkerBootError when a thread could not
+    // be set up (boot_failure() says why) and nothing was served.
     int run();
 
     // For an app call that must wait for its socket: waits up to timeout_ms for `events` on
@@ -76,6 +77,7 @@ private:
     void on_lead(size_t thread) override;
     void on_all_busy(bool busy) override;
 
+    void begin_serving();
     static void on_signal_fd(uv_poll_t* poll, int status, int events);
     void read_signals();
     void on_signal(int signum);

@@ -35,11 +35,22 @@ void spawn_orphan(long linger_ms) {
 }
 
 struct Testkit {
-    // App argument "boot-delay-ms=N": each worker's init takes N ms (a slow-booting app).
+    // App arguments:
+    //   "boot-delay-ms=N": each worker's init takes N ms (a slow-booting app);
+    //   "thread-start-fails-if=PATH": thread_start throws while PATH exists (a database that
+    //   cannot be opened), so a test can break and mend the boot of the next worker.
     explicit Testkit(const cppg::Args& args) {
-        for (const auto& a : args)
+        for (const auto& a : args) {
             if (a.starts_with("boot-delay-ms="))
                 std::this_thread::sleep_for(std::chrono::milliseconds(std::stol(a.substr(14))));
+            if (a.starts_with("thread-start-fails-if=")) thread_start_fails_if_ = a.substr(22);
+        }
+    }
+
+    void thread_start(unsigned index) {
+        if (!thread_start_fails_if_.empty() && access(thread_start_fails_if_.c_str(), F_OK) == 0)
+            throw std::runtime_error("cannot open the database for thread " + std::to_string(index) +
+                                     " (" + thread_start_fails_if_ + " exists)");
     }
 
     void handle(cppg::Request& req) const {
@@ -139,6 +150,9 @@ struct Testkit {
             req.respond("404 Not Found", {}, "unknown testkit path\n");
         }
     }
+
+private:
+    std::string thread_start_fails_if_;
 };
 
 }  // namespace

@@ -1,6 +1,9 @@
 """The app's lifecycle hooks, with and without --preload: which process runs each, and when."""
+import os
 import re
+import signal
 import socket
+import tempfile
 import unittest
 
 from harness import SANITIZER, HttpReader, Server, ServerCase, T, fixture_app
@@ -74,13 +77,52 @@ class SupervisionTest(ServerCase):
         server = Server()
         self.addCleanup(server.cleanup)
         server.start([], fixture_app("hooks"), app_args=["crash-worker-start"], wait=False)
-        m = server.wait_for_log(r"worker died 3 time\(s\) in a row right after boot; next spawn in (\d+) ms",
+        m = server.wait_for_log(r"before serving; 3 such failure\(s\) in a row, next spawn in (\d+) ms",
                                 timeout=T(10))
-        delays = [int(d) for d in re.findall(r"in a row right after boot; next spawn in (\d+) ms",
+        delays = [int(d) for d in re.findall(r"before serving; \d+ such failure\(s\) in a row, next spawn in (\d+) ms",
                                              server.log_text())]
         self.assertEqual(delays[:3], [200, 400, 800], "exponential back-off, not a spin")
         self.assertIsNotNone(m)
         self.assertIsNone(server.returncode, "a crash is not a boot failure: the master stays")
+
+    def test_a_thread_start_that_throws_at_start_stops_the_server_after_a_bounded_number_of_spawns(self):
+        server = Server()
+        self.addCleanup(server.cleanup)
+        flag = os.path.join(server.tmpdir, "db-broken")
+        open(flag, "w").close()
+        server.start(["--workers", "4", "--threads", "2"], fixture_app("testkit"),
+                     app_args=["thread-start-fails-if=" + flag], wait=False)
+        self.assertEqual(server.wait_exit(T(10)), 3, "a boot error before anything served: gunicorn's halt")
+        log = server.log_text()
+        self.assertRegex(log, r"unhandled exception in thread_start\(\d\): std::runtime_error: cannot open "
+                              r"the database for thread \d")
+        self.assertRegex(log, r"thread_start\(\d\) threw std::runtime_error: cannot open the database")
+        self.assertIn("failed to boot", log)
+        self.assertNotIn("terminate called", log)
+        self.assertLessEqual(log.count("Booting worker"), 4, "no respawn once the boot failed")
+
+    def test_a_thread_start_failure_after_serving_costs_one_spawn_per_back_off_step(self):
+        server = Server()
+        self.addCleanup(server.cleanup)
+        flag = os.path.join(server.tmpdir, "db-broken")
+        server.start(["--workers", "2", "--threads", "2"], fixture_app("testkit"),
+                     app_args=["thread-start-fails-if=" + flag])
+        survivor, victim = server.wait_workers(2)
+        open(flag, "w").close()                      # the database goes away...
+        offset = server.log_offset()
+        os.kill(victim, signal.SIGKILL)              # ...and a worker must be replaced
+        server.wait_for_log(r"before serving; 4 such failure\(s\) in a row, next spawn in 1600 ms",
+                            start=offset, timeout=T(15))
+        log = server.log_text()[offset:]
+        delays = [int(d) for d in re.findall(r"in a row, next spawn in (\d+) ms", log)]
+        self.assertEqual(delays[:4], [200, 400, 800, 1600], "exponential back-off, not a spin")
+        self.assertLessEqual(log.count("Booting worker"), len(delays) + 1, "one spawn per back-off step")
+        self.assertRegex(log, r"std::runtime_error: cannot open the database")
+        self.assertIsNone(server.returncode, "the master stays: a worker serves")
+        self.assertEqual(server.get("/pid").body.strip(), str(survivor).encode(), "the other worker serves on")
+        os.unlink(flag)                              # mended: the next spawn serves
+        server.wait_workers(2, exclude=[victim], timeout=T(15))
+        server.wait_for_log(r"serves; spawning resumes", start=offset, timeout=T(5))
 
     def test_worker_connections_caps_what_one_worker_holds(self):
         server = self.start(["--workers", "1", "--worker-connections", "2", "--keep-alive", "30"])
@@ -98,3 +140,53 @@ class SupervisionTest(ServerCase):
         third.settimeout(T(5))
         self.assertEqual(HttpReader(third, timeout=T(5)).read_response().status, 200)
         held[1].close()
+
+
+class CheckConfigTest(unittest.TestCase):
+    """--check-config runs what a worker runs before it serves (init, worker_start, one
+    thread_start) in a throwaway child, so a deploy script can refuse a build before HUP."""
+
+    def check(self, app, *app_args, extra=()):
+        import subprocess
+        from harness import BINARY
+        cmd = [BINARY, "--check-config", *extra, app]
+        if app_args:
+            cmd += ["--", *app_args]
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=T(10))
+
+    def test_an_app_that_starts_passes(self):
+        result = self.check(fixture_app("testkit"))
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertIn("starts (init, worker_start and thread_start ran", result.stdout)
+
+    def test_init_that_fails_is_caught_with_the_apps_message(self):
+        result = self.check(fixture_app("initfails"))
+        self.assertEqual(result.returncode, 1)
+        self.assertIn("check failed: app '%s' init failed with code 7" % fixture_app("initfails"), result.stderr)
+
+    def test_worker_start_that_fails_is_caught(self):
+        result = self.check(fixture_app("hooks"), "fail-worker-start")
+        self.assertEqual(result.returncode, 1)
+        self.assertIn("worker_start failed with code 1", result.stderr)
+
+    def test_thread_start_that_throws_is_caught_with_type_and_message(self):
+        with tempfile.NamedTemporaryFile() as flag:
+            result = self.check(fixture_app("testkit"), "thread-start-fails-if=" + flag.name)
+        self.assertEqual(result.returncode, 1)
+        self.assertIn("check failed: thread_start(0) threw std::runtime_error: cannot open the database",
+                      result.stderr)
+
+    @unittest.skipIf(SANITIZER, "the sanitizer turns the deliberate SIGSEGV into a report")
+    def test_an_app_that_crashes_while_starting_is_caught(self):
+        result = self.check(fixture_app("hooks"), "crash-worker-start")
+        self.assertEqual(result.returncode, 1)
+        self.assertIn("check failed: the app killed the process while starting (SIGSEGV)", result.stderr)
+
+    def test_the_settings_apply_to_the_check(self):
+        with tempfile.TemporaryDirectory() as d:
+            flag = os.path.join(d, "flag")
+            open(flag, "w").close()
+            # A relative path that exists only from --chdir: the check runs where workers would.
+            result = self.check(fixture_app("testkit"), "thread-start-fails-if=flag", extra=["--chdir", d])
+        self.assertEqual(result.returncode, 1, result.stdout)
+        self.assertIn("(flag exists)", result.stderr)

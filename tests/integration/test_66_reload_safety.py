@@ -5,14 +5,17 @@
 - An app file rewritten in place (cp) never crashes a running worker: it runs a private copy.
 - --max-requests: the replacement serves before the old worker leaves; never a back-off.
 Python: any python3."""
+import json
 import os
+import re
 import shutil
 import signal
+import socket
 import time
 import unittest
 
-from harness import (DELIBERATE_CRASH_ENV, TIME_SCALE, BoundedLoad, Server, ServerCase, fixture_app, example_app,
-                     wait_until)
+from harness import (DEFAULT_TIMEOUT, DELIBERATE_CRASH_ENV, TIME_SCALE, BoundedLoad, HttpReader, Server, ServerCase,
+                     fixture_app, example_app, free_port, simple_request, wait_until)
 
 
 def replace_file(src, dst):
@@ -102,6 +105,83 @@ class ReloadTest(ServerCase):
         self.assertEqual(server.get("/pid").status, 200)
 
 
+def admin_get(port, target):
+    with socket.create_connection(("127.0.0.1", port), timeout=DEFAULT_TIMEOUT) as sock:
+        sock.sendall(simple_request("GET", target, [("Host", "x")]))
+        return HttpReader(sock).read_response().body.decode()
+
+
+def metric(text, name, labels=""):
+    """A sample's value from /metrics text: name{labels} value."""
+    m = re.search(r"^%s%s (\S+)$" % (re.escape(name), re.escape("{%s}" % labels if labels else "")), text, re.M)
+    return float(m.group(1)) if m else None
+
+
+class LastGoodAppTest(ServerCase):
+    """A failed reload leaves the last good app in use for every later spawn: TTIN, a worker
+    killed, until a reload succeeds."""
+
+    def test_spawns_after_a_failed_reload_load_the_last_good_app(self):
+        admin = free_port()
+        server = Server()
+        self.addCleanup(server.cleanup)
+        app = os.path.join(server.tmpdir, "app.so")
+        shutil.copy(fixture_app("testkit"), app)
+        server.start(["--workers", "2", "--admin-bind", "127.0.0.1:%d" % admin], app)
+        old = server.wait_workers(2)
+        replace_file(fixture_app("initfails"), app)
+        offset = server.log_offset()
+        server.signal(signal.SIGHUP)
+        server.wait_for_log(r"reload failed, the old workers keep serving", start=offset, timeout=10 * TIME_SCALE)
+        self.assertEqual(server.wait_workers(2), old)
+        load = BoundedLoad(server, target="/pid", timeout=10 * TIME_SCALE, limit=100000).start()
+        self.addCleanup(load.stop)
+        load.wait_for(20, 10 * TIME_SCALE, what="load under way")
+
+        offset = server.log_offset()
+        server.signal(signal.SIGTTIN)                          # a spawn after the failed reload
+        server.wait_for_log(r"spawning a worker with the last good app, .*app\.so as read at .*: the last "
+                            r"reload failed \(.*app\.so: new worker \(pid \d+\) exited with code 4: .*init failed",
+                            start=offset, timeout=10 * TIME_SCALE)
+        third = [p for p in server.wait_workers(3, timeout=10 * TIME_SCALE) if p not in old]
+        load.wait_for(50, 10 * TIME_SCALE, what="serving with the third worker")
+        load.stop()
+        self.assertEqual(load.failures, [])
+        os.kill(old[0], signal.SIGKILL)                        # a crash after the failed reload
+        workers = server.wait_workers(3, exclude=[old[0]], timeout=10 * TIME_SCALE)
+        self.assertIn(third[0], workers)
+        for pid in [third[0]] + [p for p in workers if p not in old]:  # they answer, as testkit
+            wait_until(lambda: server.get("/pid").body.strip() == str(pid).encode(), 10 * TIME_SCALE,
+                       what="worker %d answering" % pid)
+        self.assertIsNone(server.returncode, "the master stays up")
+        self.assertNotRegex(server.log_text()[offset:], r"\[CRITICAL\] app .* init failed",
+                            "no spawn loaded the broken file")
+
+        metrics = admin_get(admin, "/metrics")
+        self.assertEqual(metric(metrics, "cppgunicorn_reload_success"), 0)
+        self.assertEqual(metric(metrics, "cppgunicorn_reloads_total", 'result="failed"'), 1)
+        self.assertEqual(metric(metrics, "cppgunicorn_reloads_total", 'result="ok"'), 0)
+        self.assertEqual(metric(metrics, "cppgunicorn_worker_restarts_total", 'reason="reload"'), 0,
+                         "a failed reload replaced no worker")
+        self.assertEqual(metric(metrics, "cppgunicorn_worker_restarts_total", 'reason="crash"'), 1,
+                         "only the kill -9")
+        status = json.loads(admin_get(admin, "/status?json"))
+        self.assertTrue(status["reloads"]["last_failed"])
+        self.assertEqual(status["reloads"]["last_app"], app)
+        self.assertRegex(status["reloads"]["last_error"], r"init failed with code 7")
+        self.assertIsNotNone(status["reloads"]["last_at"])
+        self.assertEqual(status["reloads"]["serving_app"], app)
+        self.assertRegex(admin_get(admin, "/status"), r"reloads: +0 ok, 1 failed; last at .* FAILED")
+
+        replace_file(fixture_app("testkit"), app)              # the fix lands (and --workers 2 again)
+        server.signal(signal.SIGHUP)
+        server.wait_workers(2, exclude=workers, timeout=10 * TIME_SCALE)
+        wait_until(lambda: metric(admin_get(admin, "/metrics"), "cppgunicorn_reload_success") == 1,
+                   10 * TIME_SCALE, what="reload_success back to 1")
+        metrics = admin_get(admin, "/metrics")
+        self.assertEqual(metric(metrics, "cppgunicorn_reloads_total", 'result="ok"'), 1)
+
+
 class PrivateCopyTest(ServerCase):
     def test_writing_over_the_loaded_file_crashes_nothing(self):
         server = Server()
@@ -144,11 +224,13 @@ class RecyclingTest(ServerCase):
         wait_until(lambda: len(load.successes) >= 400, 30 * TIME_SCALE, what="400 requests")
         load.stop()
         self.assertEqual(load.failures, [])
-        log = server.log_text()
         # Each worker reached its count at least once (more often when replacements boot fast:
-        # a worker that asked to leave serves on until its replacement does).
-        self.assertGreaterEqual(log.count("its replacement serves, stopping it"), 2)
-        self.assertNotIn("in a row right after boot", log, "recycling is not a crash")
+        # a worker that asked to leave serves on until its replacement does). The master
+        # retires it once the replacement serves, which may be just after the last request.
+        wait_until(lambda: server.log_text().count("its replacement serves, stopping it") >= 2,
+                   10 * TIME_SCALE, what="two workers recycled")
+        log = server.log_text()
+        self.assertNotIn("such failure(s) in a row", log, "recycling is not a crash")
         gaps = [b - a for a, b in zip(stamps, stamps[1:])]
         self.assertLess(max(gaps), 0.1 * TIME_SCALE, "longest time without a response: %.3f s" % max(gaps))
 

@@ -122,7 +122,9 @@ class MetricsTest(ServerCase):
         server.wait_workers(2, exclude=old, timeout=T)
         wait_until(lambda: self.scrape().get("cppgunicorn_worker_restarts_total", reason="reload") == 2, T,
                    what="reload counted")
-        self.assertEqual(self.scrape().get("cppgunicorn_reloads_total"), 1)
+        self.assertEqual(self.scrape().get("cppgunicorn_reloads_total", result="ok"), 1)
+        self.assertEqual(self.scrape().get("cppgunicorn_reloads_total", result="failed"), 0)
+        self.assertEqual(self.scrape().get("cppgunicorn_reload_success"), 1)
         for _ in range(60):                                       # max_requests
             server.get("/pid")
         wait_until(lambda: self.scrape().get("cppgunicorn_worker_restarts_total", reason="max_requests") >= 1, T,

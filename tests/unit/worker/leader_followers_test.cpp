@@ -86,7 +86,7 @@ struct FakeLoop final : LeaderFollowers::Loop {
     void on_lead(size_t thread) override { leader = thread; }
     void on_all_busy(bool busy) override { all_busy += busy ? 1 : 0; }
     void run() {
-        crew->run([](size_t) {}, [](size_t) {});
+        crew->run([](size_t) { return true; }, [](size_t) {});
     }
 };
 
@@ -190,4 +190,48 @@ TEST_CASE("leader/followers: after a call briefly leads the loop (a signal while
     CHECK(led);
     CHECK(c.started - c.scheduled < 100ms);
     CHECK(c.finished < a.finished);
+}
+
+TEST_CASE("leader/followers: threads serve only once every thread has started") {
+    FakeLoop loop(3);
+    std::atomic<int> starts{0};
+    int started_when_gate_opened = -1;
+    TestJob job;
+    bool job_ran_after_gate = false;
+    bool gate_open = false;
+    job.during = [&] { job_ran_after_gate = gate_open; };
+    loop.at(0ms, &job);
+    bool ok = loop.crew->run(
+        [&](size_t i) {
+            if (i == 2) std::this_thread::sleep_for(50ms);  // the slowest thread to set up
+            ++starts;
+            return true;
+        },
+        [](size_t) {},
+        [&] {
+            started_when_gate_opened = starts.load();
+            gate_open = true;
+        });
+    CHECK(ok);
+    CHECK(started_when_gate_opened == 3);
+    CHECK(job_ran_after_gate);
+}
+
+TEST_CASE("leader/followers: when one thread's start fails no thread serves, and stop runs where start succeeded") {
+    FakeLoop loop(3);
+    TestJob job;
+    loop.at(0ms, &job);
+    std::mutex mu;
+    std::set<size_t> stopped;
+    bool gate_opened = false;
+    bool ok = loop.crew->run([](size_t i) { return i != 1; },
+                             [&](size_t i) {
+                                 std::lock_guard lock(mu);
+                                 stopped.insert(i);
+                             },
+                             [&] { gate_opened = true; });
+    CHECK_FALSE(ok);
+    CHECK_FALSE(gate_opened);
+    CHECK(job.ran_on == SIZE_MAX);
+    CHECK(stopped == std::set<size_t>{0, 2});
 }
