@@ -14,10 +14,14 @@ struct FlagMatch {
     std::string_view flag;
 };
 
+// "--" ends the options: what follows is the app's arguments (app_args), not a flag.
+constexpr std::string_view kAppArgsMark = "--";
+const size_t kAppArgsIndex = *find_setting("app_args");
+
 std::optional<FlagMatch> find_flag(std::string_view flag) {
     for (size_t i = 0; i < kSettingCount; ++i)
         for (auto spelling : split_flags(kSettingSpecs[i].flags))
-            if (spelling == flag) return FlagMatch{i, spelling};
+            if (spelling == flag && spelling != kAppArgsMark) return FlagMatch{i, spelling};
     return std::nullopt;
 }
 
@@ -58,8 +62,8 @@ public:
         for (i_ = 0; i_ < args_.size(); ++i_) {
             std::string_view arg = args_[i_];
             if (app_args_started) {
-                result_.app_args.emplace_back(arg);
-            } else if (arg == "--" && allow_positional_) {
+                result_.assignments.push_back({kAppArgsIndex, std::string(arg), Source{origin_ + " (after --)"}});
+            } else if (arg == kAppArgsMark) {
                 app_args_started = true;
             } else if (arg.size() > 1 && arg[0] == '-') {
                 if (auto err = take_option(arg)) return err;
@@ -162,7 +166,8 @@ std::string render_help() {
             if (spec.group != group) continue;
             std::string flags;
             for (auto f : split_flags(spec.flags)) flags += (flags.empty() ? "" : ", ") + std::string(f);
-            if (spec.type != SettingType::Bool) flags += " VALUE";
+            if (spec.type == SettingType::Args) flags += " ARGS... (after the app)";
+            else if (spec.type != SettingType::Bool) flags += " VALUE";
             out += "  " + flags + "\n      " + std::string(spec.help) + " [default: " +
                    (spec.default_text.empty() ? std::string("none") : std::string(spec.default_text)) + "]\n";
         }

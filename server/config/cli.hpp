@@ -25,7 +25,6 @@ struct ParsedArgs {
     bool help = false;
     bool version = false;
     std::string app_path;
-    std::vector<std::string> app_args;
 };
 
 // `origin` names where the arguments came from in messages: "command line" or

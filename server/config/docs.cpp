@@ -32,7 +32,9 @@ std::string flags_text(const SettingSpec& spec, std::string_view before, std::st
     std::string out;
     for (auto f : split_flags(spec.flags)) {
         if (!out.empty()) out += ", ";
-        std::string words = std::string(f) + (spec.type == SettingType::Bool ? "" : " VALUE");
+        std::string words = std::string(f) + (spec.type == SettingType::Bool ? ""
+                                              : spec.type == SettingType::Args ? " ARGS... (after the app)"
+                                                                               : " VALUE");
         out += std::string(before) + (escape ? escape(words) : words) + std::string(after);
     }
     return out;

@@ -19,9 +19,11 @@ std::string env_name(std::string_view setting) {
     return out;
 }
 
-// Shell-like word splitting for CPPGUNICORN_CMD_ARGS: blanks separate words; single and
-// double quotes group; a backslash escapes the next character outside single quotes.
-std::variant<std::vector<std::string>, std::string> split_words(std::string_view text) {
+// Shell-like word splitting for CPPGUNICORN_CMD_ARGS and CPPGUNICORN_APP_ARGS: blanks separate
+// words; single and double quotes group; a backslash escapes the next character outside
+// single quotes.
+std::variant<std::vector<std::string>, std::string> split_words(std::string_view text,
+                                                                std::string_view var) {
     std::vector<std::string> words;
     std::string word;
     bool in_word = false;
@@ -46,7 +48,7 @@ std::variant<std::vector<std::string>, std::string> split_words(std::string_view
             in_word = true;
         }
     }
-    if (quote) return std::string("unterminated quote in ") + std::string(kCmdArgsVar);
+    if (quote) return "unterminated quote in environment " + std::string(var);
     if (in_word) words.push_back(std::move(word));
     return words;
 }
@@ -56,12 +58,21 @@ std::variant<std::vector<Assignment>, std::string> environment_layer(const Envir
     std::vector<Assignment> layer;
     for (size_t i = 0; i < kSettingCount; ++i) {
         std::string var = env_name(kSettingSpecs[i].name);
-        for (const auto& [key, value] : env)
-            if (key == var) layer.push_back({i, value, Source{"environment " + var}});
+        for (const auto& [key, value] : env) {
+            if (key != var) continue;
+            if (kSettingSpecs[i].type != SettingType::Args) {
+                layer.push_back({i, value, Source{"environment " + var}});
+                continue;
+            }
+            auto words = split_words(value, var);
+            if (auto* err = std::get_if<std::string>(&words)) return *err;
+            for (auto& w : std::get<std::vector<std::string>>(words))
+                layer.push_back({i, std::move(w), Source{"environment " + var}});
+        }
     }
     for (const auto& [key, value] : env) {
         if (key != kCmdArgsVar) continue;
-        auto words = split_words(value);
+        auto words = split_words(value, kCmdArgsVar);
         if (auto* err = std::get_if<std::string>(&words)) return *err;
         auto parsed = parse_args(std::get<std::vector<std::string>>(words),
                                  "environment " + std::string(kCmdArgsVar), false);
@@ -115,6 +126,7 @@ std::variant<Config, ConfigError> build(Config config) {
     else if (config.settings.check_config) config.action = Config::Action::CheckConfig;
     else if (!config.settings.probe.empty()) config.action = Config::Action::Probe;
     config.app_path = config.positional_app.empty() ? config.settings.app : config.positional_app;
+    config.app_args = config.settings.app_args;
     bool needs_app = config.action != Config::Action::PrintConfig && config.action != Config::Action::Probe;
     if (needs_app && config.app_path.empty())
         return ConfigError{"no app given; usage: cppgunicorn [OPTIONS] APP.so [-- APP_ARGS...]", check};
@@ -136,7 +148,6 @@ std::variant<Config, ConfigError> load_config(const std::vector<std::string>& ar
     if (parsed.help || cmd_args.help) return config.action = Config::Action::Help, config;
     if (parsed.version || cmd_args.version) return config.action = Config::Action::Version, config;
     config.positional_app = parsed.app_path;
-    config.app_args = parsed.app_args;
     config.env_layer = std::move(std::get<std::vector<Assignment>>(env_layer));
     config.cli_layer = std::move(parsed.assignments);
     return build(std::move(config));
@@ -145,7 +156,6 @@ std::variant<Config, ConfigError> load_config(const std::vector<std::string>& ar
 std::variant<Config, ConfigError> reload_config(const Config& running) {
     Config next;
     next.positional_app = running.positional_app;
-    next.app_args = running.app_args;
     next.env_layer = running.env_layer;
     next.cli_layer = running.cli_layer;
     return build(std::move(next));

@@ -22,7 +22,7 @@ struct Config {
     std::array<Source, kSettingCount> sources;
     std::string app_path;          // the positional APP.so, else the `app` setting
     std::string positional_app;    // the positional APP.so, kept for reloads
-    std::vector<std::string> app_args;
+    std::vector<std::string> app_args;  // app_args: the command line's after "--", else the env's, else the file's
     // The layers above the file, kept so that a reload re-reads only the file.
     std::vector<Assignment> env_layer;
     std::vector<Assignment> cli_layer;

@@ -145,6 +145,7 @@ std::string_view type_name(SettingType type) {
         case SettingType::Bool: return "boolean";
         case SettingType::StrList: return "string, repeatable";
         case SettingType::Choice: return "choice";
+        case SettingType::Args: return "list of words";
     }
     return "?";
 }
@@ -172,6 +173,8 @@ std::string describe_allowed(const SettingSpec& spec) {
     if (spec.allowed == "@user") return "a user name or uid on this system";
     if (spec.allowed == "@group") return "a group name or gid on this system";
     if (spec.allowed == "@directory") return "an existing directory";
+    if (spec.type == SettingType::Args)
+        return "any words: a YAML list, or one string split as a shell would in the environment";
     return "any text";
 }
 
@@ -249,7 +252,7 @@ std::optional<std::string> apply_setting(Settings& settings, size_t index, std::
 Settings default_settings() {
     Settings s;
     for (size_t i = 0; i < kSettingCount; ++i) {
-        if (kSettingSpecs[i].type == SettingType::StrList && kSettingSpecs[i].default_text.empty())
+        if (is_list(kSettingSpecs[i].type) && kSettingSpecs[i].default_text.empty())
             continue;  // an empty list
         // A default that fails its own validation is a bug in settings.def; the unit test
         // for the table catches it, so it is ignored here.

@@ -18,8 +18,9 @@ using StrValue = std::string;
 using BoolValue = bool;
 using StrListValue = std::vector<std::string>;
 using ChoiceValue = std::string;
+using ArgsValue = std::vector<std::string>;  // words: a YAML list, or split like a shell's
 
-enum class SettingType { Int, Str, Bool, StrList, Choice };
+enum class SettingType { Int, Str, Bool, StrList, Choice, Args };
 
 struct Settings {
 #define SETTING(name, group, flags, type, def, allowed, help, doc) type##Value name{};
@@ -74,6 +75,9 @@ std::optional<std::pair<uid_t, gid_t>> lookup_user(std::string_view name);
 std::optional<gid_t> lookup_group(std::string_view name);
 // The value of a validated "@octal" setting.
 unsigned parse_octal(std::string_view text);
+
+// A list of values: repeated flags (StrList), or words (Args).
+constexpr bool is_list(SettingType type) { return type == SettingType::StrList || type == SettingType::Args; }
 
 // The value of setting `index` as YAML ("4", "true", "\"text\"", "[\"a\", \"b\"]").
 std::string format_value(Settings& settings, size_t index);

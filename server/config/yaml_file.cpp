@@ -35,7 +35,7 @@ std::optional<std::string> take_value(const std::string& path, size_t index,
         out.push_back({index, value.Scalar(), Source{where}});
         return std::nullopt;
     }
-    if (value.IsSequence() && spec.type == SettingType::StrList) {
+    if (value.IsSequence() && is_list(spec.type)) {
         for (const auto& item : value) {
             if (!item.IsScalar())
                 return "setting '" + std::string(spec.name) + "': list items must be plain values (" + where + ")";

@@ -50,7 +50,7 @@ struct TempYaml {
 
 TEST_CASE("every default in settings.def passes its own validation") {
     for (size_t i = 0; i < kSettingCount; ++i) {
-        if (kSettingSpecs[i].type == SettingType::StrList && kSettingSpecs[i].default_text.empty())
+        if (is_list(kSettingSpecs[i].type) && kSettingSpecs[i].default_text.empty())
             continue;  // an empty list: nothing to validate
         Settings s;
         auto err = apply_setting(s, i, kSettingSpecs[i].default_text, Source{"default"}, false);
@@ -237,4 +237,32 @@ TEST_CASE("the generated settings reference covers every setting and every flag"
         for (char ch : spec.name) env.push_back(static_cast<char>(std::toupper(ch)));
         CHECK(man.find("Environment: " + env + ".") != std::string::npos);
     }
+}
+
+TEST_CASE("app_args: a YAML list, one shell-split environment string, the words after --; the highest wins whole") {
+    TempYaml file("app: app.so\napp_args: [--db, /var/lib/app/app.db, \"two words\"]\n");
+    CHECK(config_of({"-c", file.path}).app_args ==
+          std::vector<std::string>{"--db", "/var/lib/app/app.db", "two words"});
+    Config from_env = config_of({"-c", file.path}, {{"CPPGUNICORN_APP_ARGS", "--db '/srv/my app.db' -v"}});
+    CHECK(from_env.app_args == std::vector<std::string>{"--db", "/srv/my app.db", "-v"});
+    CHECK(from_env.sources[*find_setting("app_args")].description == "environment CPPGUNICORN_APP_ARGS");
+    Config from_cli = config_of({"-c", file.path, "--", "--db", "x.db"}, {{"CPPGUNICORN_APP_ARGS", "-v"}});
+    CHECK(from_cli.app_args == std::vector<std::string>{"--db", "x.db"});
+    CHECK(from_cli.sources[*find_setting("app_args")].description == "command line (after --)");
+    CHECK(config_of({"app.so", "--", "--threads", "8"}).settings.threads == 1);  // the app's, not ours
+    CHECK(error_of({"app.so"}, {{"CPPGUNICORN_APP_ARGS", "--db 'unterminated"}}) ==
+          "unterminated quote in environment CPPGUNICORN_APP_ARGS");
+    CHECK(config_of({"app.so", "--"}).app_args.empty());
+}
+
+TEST_CASE("a reload takes app_args from the file again") {
+    TempYaml file("app: app.so\napp_args: [one]\n");
+    Config running = config_of({"-c", file.path});
+    {
+        std::ofstream rewrite(file.path);
+        rewrite << "app: app.so\napp_args: [two, three]\n";
+    }
+    auto next = reload_config(running);
+    REQUIRE(std::holds_alternative<Config>(next));
+    CHECK(std::get<Config>(next).app_args == std::vector<std::string>{"two", "three"});
 }
