@@ -129,6 +129,7 @@ int Arbiter::run() {
         }
         reap_workers();
         murder_workers();
+        recycle_workers();
         manage_workers();
         readiness_.update(observe_workers(), shared::monotonic_ms());
         sample_listen_queues();
@@ -223,13 +224,7 @@ AdminReply Arbiter::status_page(std::string_view query) {
         w.age_ms = now - info.booted_ms;
         w.rss_kib = resident_kib(pid);
         w.connections = slot.counters.connections_open.load(std::memory_order_relaxed);
-        for (size_t t = 0; t < std::min<size_t>(v.threads_per_worker, shared::kWatchedThreads); ++t) {
-            int64_t started = slot.threads[t].started_ms.load(std::memory_order_acquire);
-            if (started == 0) continue;
-            // now was read before this slot: a request that began since is 0 ms old, not -1.
-            w.busy.push_back({t, slot.threads[t].request_line, std::max<int64_t>(0, now - started),
-                              slot.threads[t].client_wait_since_ms.load() != 0});
-        }
+        w.busy = slot.busy_threads(static_cast<size_t>(v.threads_per_worker), now);
         v.workers.push_back(std::move(w));
     }
     if (query == "json") return {200, render_status_json(v), "application/json"};
@@ -384,6 +379,7 @@ void Arbiter::begin_stop(bool graceful) {
     spdlog::info("Handling signal: {} ({} stop)", graceful ? "term" : "int/quit",
                  graceful ? "graceful" : "quick");
     stopping_ = true;
+    graceful_stop_ = graceful;
     readiness_.stop_started(graceful, old_master_alive());
     close_listeners();
     // Workers enforce graceful_timeout themselves (closing what is left and logging it); the
@@ -559,7 +555,18 @@ void Arbiter::spawn_worker() {
         worker::run_worker(config_, image, listen_fds_, slot, shared::master_signals(), preloaded_.get());
     }
     slot->pid.store(pid);
-    workers_[pid] = WorkerInfo{slot, generation_, shared::monotonic_ms(), 0, false};
+    WorkerInfo info{slot, generation_, shared::monotonic_ms()};
+    info.retire_at_ms = lifetime_deadline(info.booted_ms);
+    workers_[pid] = info;
+}
+
+// --max-worker-lifetime, plus a random 0-10 % of it so that workers started together leave
+// one by one; 0 when there is no limit.
+int64_t Arbiter::lifetime_deadline(int64_t booted_ms) {
+    int64_t lifetime_ms = config_.settings.max_worker_lifetime * 1000;
+    if (lifetime_ms == 0) return 0;
+    std::uniform_int_distribution<int64_t> spread(0, lifetime_ms / 10);
+    return booted_ms + lifetime_ms + spread(rng_);
 }
 
 // A reload's workers load what it read; every other spawn the image of the last good app. A
@@ -628,9 +635,42 @@ void Arbiter::replace_leavers() {
     if (serving < num_workers_) return;
     for (auto& [pid, info] : workers_) {
         if (info.retiring || info.slot->leave_requested_ms.load(std::memory_order_acquire) == 0) continue;
-        spdlog::info("Worker (pid:{}) reached max_requests; its replacement serves, stopping it", pid);
-        retire_worker(pid, SIGTERM, RestartReason::kMaxRequests);
+        spdlog::info("Worker (pid:{}) reached {}; its replacement serves, stopping it", pid,
+                     info.leave_reason == RestartReason::kMaxRequests ? "max_requests"
+                     : info.leave_reason == RestartReason::kMemory    ? "max_worker_memory"
+                                                                      : "max_worker_lifetime");
+        retire_worker(pid, SIGTERM, info.leave_reason);
     }
+}
+
+// --max-worker-memory and --max-worker-lifetime: a serving worker over either is replaced as
+// max_requests replaces one (its replacement first). RSS is read at most once a second.
+void Arbiter::recycle_workers() {
+    const auto& s = config_.settings;
+    if (stopping_ || (s.max_worker_memory == 0 && s.max_worker_lifetime == 0)) return;
+    int64_t now = shared::monotonic_ms();
+    for (auto& [pid, info] : workers_) {
+        if (!stays(info) || info.slot->serving_ms.load(std::memory_order_acquire) == 0) continue;
+        if (info.retire_at_ms && now >= info.retire_at_ms) {
+            recycle(pid, info, RestartReason::kLifetime,
+                    "has served " + std::to_string((now - info.booted_ms) / 1000) + " s (max_worker_lifetime " +
+                        std::to_string(s.max_worker_lifetime) + " s)");
+            continue;
+        }
+        if (s.max_worker_memory == 0 || now - info.rss_checked_ms < 1000) continue;
+        info.rss_checked_ms = now;
+        uint64_t rss_mib = resident_kib(pid) / 1024;
+        if (rss_mib > static_cast<uint64_t>(s.max_worker_memory))
+            recycle(pid, info, RestartReason::kMemory,
+                    "uses " + std::to_string(rss_mib) + " MiB of memory (max_worker_memory " +
+                        std::to_string(s.max_worker_memory) + " MiB)");
+    }
+}
+
+void Arbiter::recycle(pid_t pid, WorkerInfo& info, RestartReason reason, const std::string& why) {
+    spdlog::info("Worker (pid:{}) {}; replacing it", pid, why);
+    info.leave_reason = reason;
+    info.slot->leave_requested_ms.store(shared::monotonic_ms(), std::memory_order_release);
 }
 
 Readiness::Workers Arbiter::observe_workers() const {
@@ -682,7 +722,7 @@ void Arbiter::reap_workers() {
         bool asked_to_leave = info.slot->leave_requested_ms.load() != 0;
         info.served = info.slot->serving_ms.load() != 0;
         scoreboard_.release(info.slot);
-        if (asked_to_leave && !info.retiring) info.reason = RestartReason::kMaxRequests;
+        if (asked_to_leave && !info.retiring) info.reason = info.leave_reason;
         info.retiring = info.retiring || asked_to_leave;  // max_requests: its own choice
         on_worker_exit(pid, status, info, boot_error);
     }
@@ -755,7 +795,7 @@ bool Arbiter::all_threads_busy(const shared::WorkerSlot& slot) const {
 void Arbiter::murder_workers() {
     int64_t now = shared::monotonic_ms();
     if (stopping_ && now >= stop_deadline_ms_) {
-        for (auto& [pid, info] : workers_) kill(pid, SIGKILL);
+        for (auto& [pid, info] : workers_) kill_at_stop_deadline(pid, info, now);
         stop_deadline_ms_ = now + 1000;
     }
     int64_t timeout_ms = config_.settings.timeout * 1000;
@@ -788,6 +828,17 @@ void Arbiter::murder_workers() {
                          "its event loop has not run for " +
                              std::to_string((now - s.beat_ms.load()) / 1000.0).substr(0, 5) + " s");
     }
+}
+
+// The stop's time is up and this worker is still there: say which deadline passed and which
+// requests the SIGKILL cuts off, then send it.
+void Arbiter::kill_at_stop_deadline(pid_t pid, const WorkerInfo& info, int64_t now) {
+    std::string cut = shared::describe(info.slot->busy_threads(static_cast<size_t>(config_.settings.threads), now));
+    std::string deadline = graceful_stop_ ? "graceful_timeout (" + std::to_string(config_.settings.graceful_timeout) + " s)"
+                                          : "the quick stop's " + std::to_string(kQuickStopMs / 1000) + " s";
+    spdlog::error("Worker (pid:{}) still running after {} expired; sending SIGKILL; {}", pid, deadline,
+                  cut.empty() ? "no request in an app call (stuck outside one)" : "requests cut off: " + cut);
+    kill(pid, SIGKILL);
 }
 
 void Arbiter::abort_worker(pid_t pid, WorkerInfo& info, pid_t tid, const std::string& why) {

@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -57,11 +58,17 @@ private:
         RestartReason reason = RestartReason::kCrash;  // why it goes, when the master asked
         bool served = false;        // it had begun to serve when it died (set at reaping)
         bool discarded = false;     // of a reload that failed: it replaced nobody
+        // Why it asked to leave (max_requests), or why the master asked it to (memory, lifetime).
+        RestartReason leave_reason = RestartReason::kMaxRequests;
+        int64_t retire_at_ms = 0;   // --max-worker-lifetime: recycled from then on (0: never)
+        int64_t rss_checked_ms = 0; // --max-worker-memory: the master's last look at its RSS
     };
 
     void spawn_worker();
     void manage_workers();
     void replace_leavers();
+    void recycle_workers();
+    void recycle(pid_t pid, WorkerInfo& info, RestartReason reason, const std::string& why);
     bool stays(const WorkerInfo& info) const;
     void finish_reload_if_ready();
     void abort_reload(const std::string& why, bool failed = true);
@@ -69,10 +76,12 @@ private:
     void note_serving_workers();
     bool boot_probe_running() const;
     const app::AppImage& image_to_spawn() const;
+    int64_t lifetime_deadline(int64_t booted_ms);
     void reap_workers();
     void murder_workers();
     bool all_threads_busy(const shared::WorkerSlot& slot) const;
     void abort_worker(pid_t pid, WorkerInfo& info, pid_t tid, const std::string& why);
+    void kill_at_stop_deadline(pid_t pid, const WorkerInfo& info, int64_t now);
     void retire_worker(pid_t pid, int signo, RestartReason reason);
     void retire_generation(int generation, RestartReason reason);
     void sample_listen_queues();
@@ -114,6 +123,7 @@ private:
     std::vector<std::pair<int, std::string>> watched_;  // watch descriptor, file name
     int64_t reload_due_ms_ = 0;       // a change was seen; reload once files are quiet
     bool stopping_ = false;
+    bool graceful_stop_ = false;
     int64_t stop_deadline_ms_ = 0;
     std::optional<int> exit_code_;
     std::optional<int> halt_code_;    // set when a worker failed to boot
@@ -140,6 +150,7 @@ private:
     uint64_t request_timeouts_ = 0;
     std::vector<uint64_t> listen_queue_max_;  // per entry of listeners_
     int64_t started_ms_ = shared::monotonic_ms();
+    std::mt19937_64 rng_{std::random_device{}()};
 };
 
 }  // namespace cppg::master

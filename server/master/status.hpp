@@ -10,15 +10,11 @@
 #include <vector>
 
 #include "master/metrics.hpp"
+#include "shared/scoreboard.hpp"
 
 namespace cppg::master {
 
-struct ThreadStatus {
-    size_t index = 0;
-    std::string request_line;
-    int64_t running_ms = 0;
-    bool waiting_for_client = false;
-};
+using ThreadStatus = shared::BusyThread;
 
 struct WorkerStatus {
     pid_t pid = 0;

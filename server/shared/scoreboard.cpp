@@ -57,6 +57,27 @@ void WorkerSlot::end_request(size_t thread) {
     requests.fetch_add(1, std::memory_order_relaxed);
 }
 
+std::vector<BusyThread> WorkerSlot::busy_threads(size_t count, int64_t now_ms) const {
+    std::vector<BusyThread> busy;
+    for (size_t t = 0; t < std::min(count, kWatchedThreads); ++t) {
+        int64_t started = threads[t].started_ms.load(std::memory_order_acquire);
+        if (started == 0) continue;
+        // now was read before this slot: a request that began since is 0 ms old, not -1.
+        busy.push_back({t, threads[t].request_line, std::max<int64_t>(0, now_ms - started),
+                        threads[t].client_wait_since_ms.load(std::memory_order_relaxed) != 0});
+    }
+    return busy;
+}
+
+std::string describe(const std::vector<BusyThread>& busy) {
+    std::string out;
+    for (const auto& t : busy)
+        out += (out.empty() ? "" : "; ") + ("[" + std::to_string(t.index) + "] " + t.request_line + " (" +
+                                            std::to_string(t.running_ms) + " ms" +
+                                            (t.waiting_for_client ? ", waiting for the client" : "") + ")");
+    return out;
+}
+
 void WorkerSlot::set_boot_error(std::string_view why) {
     size_t n = std::min(why.size(), sizeof boot_error - 1);
     std::memcpy(boot_error, why.data(), n);

@@ -8,7 +8,9 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "shared/counters.hpp"
 
@@ -49,6 +51,17 @@ private:
     ThreadSlot* thread_;
 };
 
+// A request an app thread runs now, as the board shows it.
+struct BusyThread {
+    size_t index = 0;
+    std::string request_line;
+    int64_t running_ms = 0;
+    bool waiting_for_client = false;
+};
+
+// "[0] GET /report HTTP/1.1 (31204 ms); [1] ...", for log lines.
+std::string describe(const std::vector<BusyThread>& busy);
+
 struct WorkerSlot {
     std::atomic<pid_t> pid{0};
     std::atomic<int64_t> beat_ms{0};      // monotonic ms of the loop's last beat
@@ -57,8 +70,9 @@ struct WorkerSlot {
     // Monotonic ms since the worker serves (listening, reading its signals), or 0 while it
     // boots and once it has begun to stop: what /readyz and READY=1 count.
     std::atomic<int64_t> serving_ms{0};
-    // Set by a worker that wants to be replaced (max_requests): the master starts its
-    // replacement and sends it TERM once that one serves, so capacity never drops.
+    // Set by a worker that wants to be replaced (max_requests), or by the master for one it
+    // recycles (memory, lifetime): the master starts its replacement and sends it TERM once
+    // that one serves, so capacity never drops.
     std::atomic<int64_t> leave_requested_ms{0};
     // Connections the worker holds while it is ready to accept more, else -1 (booting or
     // stopping). Workers read each other's to share connections out evenly (see
@@ -80,6 +94,8 @@ struct WorkerSlot {
     ThreadSlot* thread_slot(size_t thread) { return thread < kWatchedThreads ? &threads[thread] : nullptr; }
     void end_request(size_t thread);
     void set_boot_error(std::string_view why);
+    // The requests its first `threads` app threads run now (`now_ms` read before this call).
+    std::vector<BusyThread> busy_threads(size_t threads, int64_t now_ms) const;
     // The fewest open_connections among the other workers that accept, or -1 if none does.
     // A peer whose loop has not beaten for kStaleBeatMs, or whose threads have all been in
     // calls for kSaturatedGraceMs (counters.saturated_since_us), is skipped: a stuck or saturated worker must not make the

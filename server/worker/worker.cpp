@@ -503,8 +503,10 @@ void Worker::on_graceful_timeout(uv_timer_t* timer) {
 
 void Worker::graceful_timeout_expired() {
     if (graceful_deadline_ms_.exchange(0) == 0) return;
-    spdlog::warn("graceful_timeout ({} s) expired with {} connection(s) busy; closing them",
-                 settings_.graceful_timeout, connections_.size());
+    std::string cut = slot_ ? shared::describe(slot_->busy_threads(crew_.threads(), shared::monotonic_ms())) : "";
+    spdlog::warn("graceful_timeout ({} s) expired with {} connection(s) busy; closing them{}{}",
+                 settings_.graceful_timeout, connections_.size(), cut.empty() ? "" : "; requests cut off: ",
+                 cut);
     for (Connection* c : open_connections()) c->close();
     abandon_busy_app_threads();
 }

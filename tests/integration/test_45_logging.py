@@ -2,6 +2,7 @@
 signals."""
 
 import datetime
+import json
 import os
 import re
 import signal
@@ -9,7 +10,7 @@ import socket
 import time
 import unittest
 
-from harness import (HttpReader, IncompleteResponse, Server, T, connect, example_app,
+from harness import (HttpReader, IncompleteResponse, Server, T, connect, example_app, free_port,
                      fixture_app, simple_request, wait_until)
 
 ERROR_LINE_RE = (r"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) ([+-]\d\d:\d\d)\] \[(\d+)\] "
@@ -244,7 +245,8 @@ class SignalTest(LoggingCase):
             # 1, or 2 when wait_ready's probe connection was accepted but its close not yet
             # read: with --threads 1 the loop is inside the app, stalled on this upload.
             server.wait_for_log(r"graceful stop: [12] connection\(s\) open", start=offset)
-            server.wait_for_log(r"\[WARNING\] graceful_timeout \(1 s\) expired with [12] connection\(s\) busy",
+            server.wait_for_log(r"\[WARNING\] graceful_timeout \(1 s\) expired with [12] connection\(s\) busy; "
+                                r"closing them; requests cut off: \[0\] POST /stream-echo \(\d+ ms, waiting for the client\)",
                                 start=offset, timeout=T(5))
             code = server.wait_exit(T(5))
             self.assertGreaterEqual(time.monotonic() - started, 0.8)
@@ -252,6 +254,33 @@ class SignalTest(LoggingCase):
             with self.assertRaises(IncompleteResponse):  # cut off: the chunked body never ends
                 reader.read_body(head, timeout=T(5))
         self.assertEqual(code, 0)
+
+    def test_a_stop_that_has_to_kill_names_the_deadline_and_every_request_it_cuts(self):
+        # One thread, stuck in the app: the worker cannot act on its own graceful_timeout,
+        # so the master's SIGKILL ends it, and says what it cut off.
+        admin = free_port()
+        server = self.start(["--graceful-timeout", "1", "--workers", "2", "--timeout", "0",
+                             "--admin-bind", "127.0.0.1:%d" % admin], fixture_app("testkit"))
+        for busy in (1, 2):  # one at a time, so that each worker takes one
+            sock = connect(server.port, timeout=T(10))
+            self.addCleanup(sock.close)
+            sock.sendall(simple_request("GET", "/sleep?ms=%d" % T(30000), [("Host", "x")]))
+            wait_until(lambda: busy_threads(admin) == busy, T(10), what="%d worker(s) in the app" % busy)
+        offset = server.log_offset()
+        server.signal(signal.SIGTERM)
+        line = (r"\[ERROR\] Worker \(pid:\d+\) still running after graceful_timeout \(1 s\) expired; "
+                r"sending SIGKILL; requests cut off: \[0\] GET /sleep\?ms=\d+ \(\d+ ms\)")
+        wait_until(lambda: len(re.findall(line, server.log_text()[offset:])) == 2, T(10),
+                   what="both kills logged with their requests")
+        self.assertEqual(server.wait_exit(T(5)), 0)
+
+
+def busy_threads(admin_port):
+    """App threads in a call, as the master's /status?json sees them."""
+    with socket.create_connection(("127.0.0.1", admin_port), timeout=T(5)) as sock:
+        sock.sendall(simple_request("GET", "/status?json", [("Host", "x")]))
+        status = json.loads(HttpReader(sock, timeout=T(5)).read_response().body)
+    return sum(len(w["busy_threads"]) for w in status["workers"])
 
 
 def can_connect(port):

@@ -237,3 +237,39 @@ class RecyclingTest(ServerCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class RecycleByMemoryAndAgeTest(ServerCase):
+    """--max-worker-memory and --max-worker-lifetime replace a worker as --max-requests does:
+    the replacement serves first, so a load sees no failure."""
+
+    def recycle_under_load(self, args, target, reason):
+        admin = free_port()
+        server = self.start(["--workers", "2", "--admin-bind", "127.0.0.1:%d" % admin] + args)
+        first = server.wait_workers(2)
+        load = BoundedLoad(server, target=target, timeout=10 * TIME_SCALE, limit=100000).start()
+        self.addCleanup(load.stop)
+        server.wait_workers(2, exclude=first, timeout=30 * TIME_SCALE)  # both replaced
+        load.wait_for(50, 10 * TIME_SCALE, what="serving after both were replaced")
+        load.stop()
+        self.assertEqual(load.failures, [])
+        wait_until(lambda: metric(admin_get(admin, "/metrics"), "cppgunicorn_worker_restarts_total",
+                                  'reason="%s"' % reason) >= 2, 10 * TIME_SCALE, what="restarts counted")
+        metrics = admin_get(admin, "/metrics")
+        self.assertEqual(metric(metrics, "cppgunicorn_worker_restarts_total", 'reason="crash"'), 0)
+        return server.log_text()
+
+    def test_a_worker_over_max_worker_memory_is_replaced_and_nothing_is_lost(self):
+        # Each request leaks 1 MiB; the limit is 40 MiB above what an idle worker uses here
+        # (sanitizers make that much larger).
+        limit = 40 if not os.environ.get("CPPG_SANITIZE") else 400
+        log = self.recycle_under_load(["--max-worker-memory", str(limit)], "/leak?kib=1024", "memory")
+        self.assertRegex(log, r"Worker \(pid:\d+\) uses \d+ MiB of memory \(max_worker_memory %d MiB\); "
+                              r"replacing it" % limit)
+        self.assertIn("reached max_worker_memory; its replacement serves, stopping it", log)
+        self.assertNotIn("such failure(s) in a row", log)
+
+    def test_a_worker_past_max_worker_lifetime_is_replaced_and_nothing_is_lost(self):
+        log = self.recycle_under_load(["--max-worker-lifetime", "1"], "/pid", "lifetime")
+        self.assertRegex(log, r"Worker \(pid:\d+\) has served 1 s \(max_worker_lifetime 1 s\); replacing it")
+        self.assertIn("reached max_worker_lifetime; its replacement serves, stopping it", log)
