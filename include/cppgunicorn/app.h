@@ -326,9 +326,30 @@ typedef struct cppg_app {
      */
     void (*worker_exit)(void *app_state);
 
+    /* ---- Appended after version 1.0, in place of a reserved slot (NULL in older apps). ---- */
+
+    /**
+     * Around each fork of a worker, when the app was loaded in the master (--preload): with
+     * CPPG_FORK_BEFORE in the master just before fork(), CPPG_FORK_PARENT in the master just
+     * after it, CPPG_FORK_CHILD in the new worker before anything else of the app runs there.
+     * An embedded runtime with locks and threads of its own needs this to stay consistent in
+     * the child (CPython: PyOS_BeforeFork, PyOS_AfterFork_Parent, PyOS_AfterFork_Child). Never
+     * called without --preload. May be NULL.
+     * @param app_state the pointer stored by init.
+     * @param phase one of cppg_fork_phase_t.
+     */
+    void (*fork_event)(void *app_state, int phase);
+
     /** Must be zero; room for later additions. */
-    void *reserved[2];
+    void *reserved[1];
 } cppg_app_t;
+
+/** The phases of cppg_app_t.fork_event. */
+typedef enum cppg_fork_phase {
+    CPPG_FORK_BEFORE = 0,
+    CPPG_FORK_PARENT = 1,
+    CPPG_FORK_CHILD = 2
+} cppg_fork_phase_t;
 
 /**
  * The one symbol an app exports. The host calls it right after dlopen.

@@ -479,6 +479,7 @@ struct Adapter {
             .pre_request = kPreRequest ? &pre_request : nullptr,
             .post_request = kPostRequest ? &post_request : nullptr,
             .worker_exit = kWorkerExit ? &worker_exit : nullptr,
+            .fork_event = nullptr,
             .reserved = {},
         };
     }

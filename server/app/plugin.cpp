@@ -149,6 +149,11 @@ void Plugin::worker_exit() const {
     if (auto err = contain("worker_exit", [&] { app_->worker_exit(state_); })) spdlog::error("{}", *err);
 }
 
+void Plugin::fork_event(cppg_fork_phase_t phase) const {
+    if (app_->fork_event == nullptr) return;
+    if (auto err = contain("fork_event", [&] { app_->fork_event(state_, phase); })) spdlog::error("{}", *err);
+}
+
 void Plugin::shutdown() {
     if (!initialized_) return;
     initialized_ = false;

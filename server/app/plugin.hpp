@@ -37,6 +37,8 @@ public:
     void pre_request(cppg_request_t* request) const;
     void post_request(cppg_request_t* request, int status) const;
     void worker_exit() const;
+    // Around a worker's fork when the app was loaded in the master (--preload).
+    void fork_event(cppg_fork_phase_t phase) const;
 
     const std::string& name() const { return name_; }
     const std::string& path() const { return path_; }

@@ -535,13 +535,16 @@ void Arbiter::spawn_worker() {
     }
     const app::AppImage& image = image_to_spawn();
     pid_t master = getpid();
+    if (preloaded_) preloaded_->fork_event(CPPG_FORK_BEFORE);
     pid_t pid = fork();
+    if (pid != 0 && preloaded_) preloaded_->fork_event(CPPG_FORK_PARENT);
     if (pid < 0) {
         spdlog::error("fork() failed ({}: {})", errno, std::strerror(errno));
         scoreboard_.release(slot);
         return;
     }
     if (pid == 0) {
+        if (preloaded_) preloaded_->fork_event(CPPG_FORK_CHILD);
         // A worker never outlives its master: TERM (a graceful stop) when the master dies.
         // Armed after the fork, so check that the master did not die before it was.
         prctl(PR_SET_PDEATHSIG, SIGTERM);

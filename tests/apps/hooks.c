@@ -78,6 +78,12 @@ static void hooks_shutdown(void *state) {
     say("shutdown");
 }
 
+static void hooks_fork_event(void *state, int phase) {
+    (void)state;
+    say(phase == CPPG_FORK_BEFORE ? "fork_event before" : phase == CPPG_FORK_PARENT ? "fork_event parent"
+                                                                                   : "fork_event child");
+}
+
 static int hooks_handle(void *state, cppg_request_t *req) {
     (void)state;
     /* The C ABI's request(): the host knows which request this thread is handling. */
@@ -101,6 +107,7 @@ __attribute__((visibility("default"))) const cppg_app_t *cppg_app_on_load(void) 
         .pre_request = hooks_pre_request,
         .post_request = hooks_post_request,
         .worker_exit = hooks_worker_exit,
+        .fork_event = hooks_fork_event,
     };
     return &app;
 }

@@ -37,6 +37,7 @@ class HooksTest(ServerCase):
         self.assertIn(events(log, "pre_request /x")[0], workers)
         self.assertEqual(sorted(events(log, "worker_exit")), workers)
         self.assertEqual(sorted(events(log, "shutdown")), workers)
+        self.assertEqual(events(log, "fork_event"), [], "only an app loaded in the master hears of forks")
         for pid in workers:  # per worker: init, worker_start ... worker_exit, shutdown
             order = [m.group(1) for m in re.finditer(r"hooks: (\w+)[^\n]* pid=%d$" % pid, log, re.M)]
             self.assertEqual(order[:2], ["init", "worker_start"])
@@ -49,6 +50,13 @@ class HooksTest(ServerCase):
         self.assertEqual(sorted(events(log, "worker_start")), workers)
         self.assertEqual(sorted(events(log, "worker_exit")), workers)
         self.assertEqual(events(log, "shutdown"), [server.pid])
+        # Around each worker's fork: before and parent in the master, child first in the worker.
+        self.assertEqual(events(log, "fork_event before"), [server.pid] * 2)
+        self.assertEqual(events(log, "fork_event parent"), [server.pid] * 2)
+        self.assertEqual(sorted(events(log, "fork_event child")), workers)
+        for pid in workers:
+            order = [m.group(1) for m in re.finditer(r"hooks: (\w+)[^\n]* pid=%d$" % pid, log, re.M)]
+            self.assertEqual(order[:2], ["fork_event", "worker_start"])
 
     def test_a_failing_worker_start_stops_the_server(self):
         server = Server()
