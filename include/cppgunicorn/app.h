@@ -237,6 +237,16 @@ typedef struct cppg_host {
      * @return 0, or CPPG_ESTATE once the worker serves (it then goes on serving).
      */
     int (*fail_boot)(const char *reason);
+
+    /**
+     * Name a file the app is made of besides its own .so (a Python module, a template, a
+     * data file): with --reload the master reloads (as on HUP) once it changes, as it does
+     * for the app file. Callable from any hook; a file named twice is watched once.
+     * @param path NUL-terminated; a relative path is taken from the working directory.
+     *        OWNERSHIP: app_ptr; copied.
+     * @return 0, or CPPG_ESTATE when --reload is off (nothing is watched).
+     */
+    int (*watch_file)(const char *path);
 } cppg_host_t;
 
 /**

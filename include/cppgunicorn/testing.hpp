@@ -135,6 +135,7 @@ struct HostState {
     bool echo_logs = false;
     bool booting = true;        // until the constructor has run thread_start
     std::string boot_failure;   // what the app passed to fail_boot
+    std::vector<std::string> watched_files;  // what the app passed to watch_file
 };
 
 inline HostState*& host_state() {
@@ -316,6 +317,15 @@ inline int submit(void (*fn)(void*), void* arg) {
 
 inline cppg_request_t* current_request() { return current; }
 
+// Nothing reloads a test: the files are noted, for a test that wants to see them.
+inline int watch_file(const char* path) {
+    HostState* s = host_state();
+    if (s == nullptr || path == nullptr) return CPPG_ESTATE;
+    std::lock_guard lock(s->mu);
+    s->watched_files.emplace_back(path);
+    return CPPG_ESTATE;
+}
+
 inline int fail_boot(const char* reason) {
     HostState* s = host_state();
     if (s == nullptr) return CPPG_ESTATE;
@@ -327,7 +337,7 @@ inline int fail_boot(const char* reason) {
 
 inline const cppg_host_t kHost = {
     sizeof(cppg_host_t), CPPG_ABI_VERSION, environ_get, header_count, header_at, read, start_response, write,
-    log, strerror, preloaded, submit, current_request, send_file, fail_boot,
+    log, strerror, preloaded, submit, current_request, send_file, fail_boot, watch_file,
 };
 
 }  // namespace detail

@@ -84,7 +84,7 @@ Arbiter::~Arbiter() {
     // Socket files go with the last master using them: not while a new master (USR2) or the
     // old one (a rollback) still serves on them.
     if (reexec_pid_ == 0 && !old_master_alive()) remove_socket_files(listeners_);
-    for (int fd : {signal_fd_, inotify_fd_, reexec_pidfd_, old_master_pidfd_})
+    for (int fd : {signal_fd_, reexec_pidfd_, old_master_pidfd_})
         if (fd >= 0) close(fd);
     if (!pidfile_written_.empty()) unlink(pidfile_written_.c_str());
 }
@@ -143,14 +143,14 @@ int Arbiter::run() {
 // Sleeps until a signal, a watched file, an admin client or the next deadline, and handles
 // the first three.
 void Arbiter::wait_for_events() {
-    std::vector<pollfd> fds{{signal_fd_, POLLIN, 0}, {inotify_fd_, POLLIN, 0}, {reexec_pidfd_, POLLIN, 0}};
+    std::vector<pollfd> fds{{signal_fd_, POLLIN, 0}, {watcher_.fd(), POLLIN, 0}, {reexec_pidfd_, POLLIN, 0}};
     size_t admin_first = fds.size();
     admin_.collect_pollfds(fds);
     poll(fds.data(), fds.size(), poll_timeout_ms());
     signalfd_siginfo info{};
     while (read(signal_fd_, &info, sizeof info) == sizeof info)
         handle_signal(static_cast<int>(info.ssi_signo));
-    if (inotify_fd_ >= 0) read_file_events();
+    if (watcher_.fd() >= 0 && watcher_.read_changes()) reload_due_ms_ = shared::monotonic_ms() + kReloadQuietMs;
     bool new_master_gone = reexec_pidfd_ >= 0 ? (fds[2].revents & POLLIN) != 0
                                               : reexec_pid_ != 0 && kill(reexec_pid_, 0) != 0 && errno == ESRCH;
     if (new_master_gone) on_reexec_exit();
@@ -243,43 +243,15 @@ int Arbiter::poll_timeout_ms() const {
 
 // ---- --reload ----
 
-// Directories, not files, are watched: a rebuilt .so usually arrives as a new file renamed
-// over the old one, which a watch on the old inode would never report.
+// The app file, the config file, and whatever files the app names (host->watch_file).
 void Arbiter::watch_files() {
-    inotify_fd_ = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-    if (inotify_fd_ < 0) {
-        spdlog::error("inotify_init1() failed ({}: {}); --reload is off", errno, std::strerror(errno));
-        return;
-    }
-    std::string config_path = config_.settings.config;
-    for (const std::string& path : {config_.app_path, config_path}) {
+    if (!watcher_.start()) return;
+    auto [uid, gid] = shared::worker_ids(config_.settings);
+    watcher_.follow_list(uid, gid);
+    for (const std::string& path : {config_.app_path, config_.settings.config}) {
         if (path.empty()) continue;
-        auto slash = path.rfind('/');
-        std::string dir = slash == std::string::npos ? "." : path.substr(0, std::max<size_t>(slash, 1));
-        std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
-        int wd = inotify_add_watch(inotify_fd_, dir.c_str(),
-                                   IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_ATTRIB);
-        if (wd < 0) {
-            spdlog::error("inotify_add_watch({}) failed ({}: {})", dir, errno, std::strerror(errno));
-            continue;
-        }
-        watched_.emplace_back(wd, name);
+        watcher_.watch(path);
         spdlog::info("reload: watching {}", path);
-    }
-}
-
-void Arbiter::read_file_events() {
-    alignas(inotify_event) char buf[4096];
-    for (;;) {
-        ssize_t n = read(inotify_fd_, buf, sizeof buf);
-        if (n <= 0) return;
-        for (ssize_t off = 0; off < n;) {
-            const auto* ev = reinterpret_cast<const inotify_event*>(buf + off);
-            off += static_cast<ssize_t>(sizeof(inotify_event) + ev->len);
-            if (ev->len == 0) continue;
-            for (const auto& [wd, name] : watched_)
-                if (wd == ev->wd && name == ev->name) reload_due_ms_ = shared::monotonic_ms() + kReloadQuietMs;
-        }
     }
 }
 
@@ -340,6 +312,7 @@ void Arbiter::handle_hup() {
     fresh.settings.admin_bind = config_.settings.admin_bind;
     if (reload_) abort_reload("another reload began", false);  // the newest configuration wins
     app::AppImage image = preloaded_ ? app::AppImage() : capture_app(fresh.app_path);
+    if (config_.settings.reload) watcher_.watch(fresh.app_path);  // it may name another file now
     reload_ = PendingReload{generation_++, config_, std::move(image)};
     config_ = std::move(fresh);
     num_workers_ = static_cast<int>(config_.settings.workers);
@@ -549,8 +522,9 @@ void Arbiter::spawn_worker() {
         // Armed after the fork, so check that the master did not die before it was.
         prctl(PR_SET_PDEATHSIG, SIGTERM);
         if (getppid() != master) _exit(0);
-        for (int fd : {signal_fd_, inotify_fd_, reexec_pidfd_, old_master_pidfd_})
+        for (int fd : {signal_fd_, reexec_pidfd_, old_master_pidfd_})
             if (fd >= 0) close(fd);
+        watcher_.close_in_child();
         admin_.close_in_child();
         SystemdNotifier::forget_in_child();
         slot->pid.store(getpid());

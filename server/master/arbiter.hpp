@@ -17,6 +17,7 @@
 #include "app/plugin.hpp"
 #include "config/loader.hpp"
 #include "master/admin.hpp"
+#include "master/file_watcher.hpp"
 #include "master/listener.hpp"
 #include "master/metrics.hpp"
 #include "master/readiness.hpp"
@@ -93,7 +94,6 @@ private:
     void reexec();
     void on_reexec_exit();
     void watch_files();
-    void read_file_events();
     void begin_stop(bool graceful);
     void halt(const std::string& reason, int code);
     void on_worker_exit(pid_t pid, int status, WorkerInfo& info, const std::string& boot_error);
@@ -119,8 +119,7 @@ private:
     int num_workers_;
     int generation_ = 0;
     int signal_fd_ = -1;
-    int inotify_fd_ = -1;             // --reload: watches the app and config directories
-    std::vector<std::pair<int, std::string>> watched_;  // watch descriptor, file name
+    FileWatcher watcher_;             // --reload: the app, the config, the app's own files
     int64_t reload_due_ms_ = 0;       // a change was seen; reload once files are quiet
     bool stopping_ = false;
     bool graceful_stop_ = false;

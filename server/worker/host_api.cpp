@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "worker/host_api.hpp"
+#include "shared/watch_list.hpp"
 #include "worker/exchange.hpp"
 #include "worker/executor.hpp"
 
@@ -101,6 +102,11 @@ std::mutex boot_mu;
 bool boot_open = false;
 std::optional<std::string> boot_failure_reason;
 
+int host_watch_file(const char* path) {
+    if (path == nullptr) return CPPG_EINVAL;
+    return shared::append_to_watch_list(path) ? CPPG_OK : CPPG_ESTATE;
+}
+
 int host_fail_boot(const char* reason) {
     std::lock_guard lock(boot_mu);
     if (!boot_open) return CPPG_ESTATE;
@@ -112,7 +118,7 @@ const cppg_host_t kHostTable = {
     sizeof(cppg_host_t), CPPG_ABI_VERSION, host_environ_get, host_header_count, host_header_at,
     host_read,           host_start_response, host_write, host_log, host_strerror,
     host_preloaded,      host_submit,         host_current_request, host_send_file,
-    host_fail_boot,
+    host_fail_boot,      host_watch_file,
 };
 
 }  // namespace

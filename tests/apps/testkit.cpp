@@ -38,9 +38,11 @@ struct Testkit {
     // App arguments:
     //   "boot-delay-ms=N": each worker's init takes N ms (a slow-booting app);
     //   "thread-start-fails-if=PATH": thread_start throws while PATH exists (a database that
-    //   cannot be opened), so a test can break and mend the boot of the next worker.
+    //   cannot be opened), so a test can break and mend the boot of the next worker;
+    //   "watch=PATH": names PATH as one of the app's files (host->watch_file, for --reload).
     explicit Testkit(const cppg::Args& args) {
         for (const auto& a : args) {
+            if (a.starts_with("watch=")) cppg::host()->watch_file(a.substr(6).c_str());
             if (a.starts_with("boot-delay-ms="))
                 std::this_thread::sleep_for(std::chrono::milliseconds(std::stol(a.substr(14))));
             if (a.starts_with("thread-start-fails-if=")) thread_start_fails_if_ = a.substr(22);

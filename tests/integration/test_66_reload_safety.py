@@ -182,6 +182,26 @@ class LastGoodAppTest(ServerCase):
         self.assertEqual(metric(metrics, "cppgunicorn_reloads_total", 'result="ok"'), 1)
 
 
+class WatchedFilesTest(ServerCase):
+    def test_reload_follows_the_files_the_app_names(self):
+        server = Server()
+        self.addCleanup(server.cleanup)
+        template = os.path.join(server.tmpdir, "page.html")
+        with open(template, "w") as f:
+            f.write("v1")
+        server.start(["--workers", "2", "--reload"], fixture_app("testkit"), app_args=["watch=" + template])
+        old = server.wait_workers(2)
+        with open(template + ".tmp", "w") as f:
+            f.write("v2")
+        os.rename(template + ".tmp", template)  # an editor's save
+        server.wait_for_log(r"reload: a watched file changed", timeout=10 * TIME_SCALE)
+        server.wait_workers(2, exclude=old, timeout=10 * TIME_SCALE)
+        offset = server.log_offset()
+        with open(template, "a") as f:           # written in place, too
+            f.write("v3")
+        server.wait_for_log(r"reload: a watched file changed", start=offset, timeout=10 * TIME_SCALE)
+
+
 class PrivateCopyTest(ServerCase):
     def test_writing_over_the_loaded_file_crashes_nothing(self):
         server = Server()
@@ -271,5 +291,5 @@ class RecycleByMemoryAndAgeTest(ServerCase):
 
     def test_a_worker_past_max_worker_lifetime_is_replaced_and_nothing_is_lost(self):
         log = self.recycle_under_load(["--max-worker-lifetime", "1"], "/pid", "lifetime")
-        self.assertRegex(log, r"Worker \(pid:\d+\) has served 1 s \(max_worker_lifetime 1 s\); replacing it")
+        self.assertRegex(log, r"Worker \(pid:\d+\) has served [12] s \(max_worker_lifetime 1 s\); replacing it")
         self.assertIn("reached max_worker_lifetime; its replacement serves, stopping it", log)
