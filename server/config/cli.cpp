@@ -150,8 +150,9 @@ std::variant<ParsedArgs, std::string> parse_args(const std::vector<std::string>&
 
 std::string render_help() {
     std::string out =
-        "usage: cppgunicorn [OPTIONS] APP.so [-- APP_ARGS...]\n\n"
-        "Serve the cppgunicorn app plugin APP.so over HTTP/1.1.\n"
+        "usage: cppgunicorn [OPTIONS] APP [-- APP_ARGS...]\n\n"
+        "Serve APP over HTTP/1.1: an app plugin (APP.so), or a Python WSGI app named as gunicorn\n"
+        "names it (MODULE:CALLABLE).\n"
         "Every option can also be set in a YAML file (-c), as CPPGUNICORN_<NAME> in the\n"
         "environment, or in CPPGUNICORN_CMD_ARGS; the command line wins.\n\n"
         "  -h, --help     show this help and exit\n"

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include "config/python_app.hpp"
 #include "config/yaml_file.hpp"
 
 extern char** environ;
@@ -12,6 +13,8 @@ namespace {
 
 constexpr std::string_view kEnvPrefix = "CPPGUNICORN_";
 constexpr std::string_view kCmdArgsVar = "CPPGUNICORN_CMD_ARGS";
+// An activated virtualenv's, the default of --virtualenv.
+constexpr std::string_view kVirtualEnvVar = "VIRTUAL_ENV";
 
 std::string env_name(std::string_view setting) {
     std::string out(kEnvPrefix);
@@ -107,6 +110,27 @@ std::string config_path(const Config& c) {
     return path;
 }
 
+// A Python app is served by the WSGI bridge, which takes the app and the Python settings as
+// its arguments. $VIRTUAL_ENV stands in for --virtualenv, as an activated venv would.
+std::optional<std::string> resolve_python_app(Config& config) {
+    if (!is_python_app(config.app_path)) return std::nullopt;
+    config.python_app = config.app_path;
+    size_t venv = *find_setting("virtualenv");
+    if (!config.virtual_env.empty() && !config.given("virtualenv")) {
+        Source source{"environment " + std::string(kVirtualEnvVar)};
+        if (auto err = apply_setting(config.settings, venv, config.virtual_env, source, false)) return err;
+        config.sources[venv] = source;
+    }
+    if (config.action == Config::Action::PrintConfig || config.action == Config::Action::Probe) return std::nullopt;
+    auto bridge = find_wsgi_bridge();
+    if (!bridge)
+        return "'" + config.python_app + "' names a Python app, but the WSGI bridge is not installed "
+               "(install the cppgunicorn-python package; a build tree has it when libpython3-dev is present)";
+    config.app_path = *bridge;
+    config.app_args = wsgi_bridge_args(config.python_app, config.settings);
+    return std::nullopt;
+}
+
 std::variant<Config, ConfigError> build(Config config) {
     config.settings = default_settings();
     config.sources.fill(Source{"default"});
@@ -127,9 +151,10 @@ std::variant<Config, ConfigError> build(Config config) {
     else if (!config.settings.probe.empty()) config.action = Config::Action::Probe;
     config.app_path = config.positional_app.empty() ? config.settings.app : config.positional_app;
     config.app_args = config.settings.app_args;
+    if (auto err = resolve_python_app(config)) return ConfigError{*err, check};
     bool needs_app = config.action != Config::Action::PrintConfig && config.action != Config::Action::Probe;
     if (needs_app && config.app_path.empty())
-        return ConfigError{"no app given; usage: cppgunicorn [OPTIONS] APP.so [-- APP_ARGS...]", check};
+        return ConfigError{"no app given; usage: cppgunicorn [OPTIONS] APP [-- APP_ARGS...]", check};
     return config;
 }
 
@@ -148,6 +173,8 @@ std::variant<Config, ConfigError> load_config(const std::vector<std::string>& ar
     if (parsed.help || cmd_args.help) return config.action = Config::Action::Help, config;
     if (parsed.version || cmd_args.version) return config.action = Config::Action::Version, config;
     config.positional_app = parsed.app_path;
+    for (const auto& [key, value] : env)
+        if (key == kVirtualEnvVar) config.virtual_env = value;
     config.env_layer = std::move(std::get<std::vector<Assignment>>(env_layer));
     config.cli_layer = std::move(parsed.assignments);
     return build(std::move(config));
@@ -156,6 +183,7 @@ std::variant<Config, ConfigError> load_config(const std::vector<std::string>& ar
 std::variant<Config, ConfigError> reload_config(const Config& running) {
     Config next;
     next.positional_app = running.positional_app;
+    next.virtual_env = running.virtual_env;
     next.env_layer = running.env_layer;
     next.cli_layer = running.cli_layer;
     return build(std::move(next));
@@ -170,7 +198,7 @@ Environment process_environment() {
     Environment env;
     for (char** e = environ; e && *e; ++e) {
         std::string_view entry = *e;
-        if (!entry.starts_with(kEnvPrefix)) continue;
+        if (!entry.starts_with(kEnvPrefix) && !entry.starts_with(std::string(kVirtualEnvVar) + "=")) continue;
         auto eq = entry.find('=');
         if (eq == std::string_view::npos) continue;
         env.emplace_back(entry.substr(0, eq), entry.substr(eq + 1));

@@ -21,7 +21,9 @@ struct Config {
     Settings settings;
     std::array<Source, kSettingCount> sources;
     std::string app_path;          // the positional APP.so, else the `app` setting
-    std::string positional_app;    // the positional APP.so, kept for reloads
+    std::string positional_app;    // the positional APP, kept for reloads
+    std::string python_app;        // a Python app (MODULE:CALLABLE), served by the WSGI bridge at app_path
+    std::string virtual_env;       // $VIRTUAL_ENV, the default of the virtualenv setting
     std::vector<std::string> app_args;  // app_args: the command line's after "--", else the env's, else the file's
     // The layers above the file, kept so that a reload re-reads only the file.
     std::vector<Assignment> env_layer;

@@ -113,6 +113,7 @@ const std::vector<std::string>& original_command() { return command; }
 
 std::string process_name(const config::Config& config) {
     if (!config.settings.proc_name.empty()) return config.settings.proc_name;
+    if (!config.python_app.empty()) return config.python_app;  // gunicorn's default: the app
     std::string name = config.app_path.substr(config.app_path.rfind('/') + 1);
     return name.substr(0, name.find('.'));
 }

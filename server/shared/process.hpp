@@ -31,7 +31,8 @@ void init_process_title(int argc, char** argv);
 // The command line the server was started with, argv[0] made absolute (for USR2).
 const std::vector<std::string>& original_command();
 void set_process_title(std::string_view title);
-// --name, or the app's file name without directory and extension.
+// --name, or the Python app (MODULE:CALLABLE), or the app's file name without directory and
+// extension.
 std::string process_name(const config::Config& config);
 
 }  // namespace cppg::shared

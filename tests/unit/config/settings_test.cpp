@@ -10,6 +10,7 @@
 #include "config/address.hpp"
 #include "config/docs.hpp"
 #include "config/loader.hpp"
+#include "config/python_app.hpp"
 
 using namespace cppg::config;
 
@@ -265,4 +266,33 @@ TEST_CASE("a reload takes app_args from the file again") {
     auto next = reload_config(running);
     REQUIRE(std::holds_alternative<Config>(next));
     CHECK(std::get<Config>(next).app_args == std::vector<std::string>{"two", "three"});
+}
+
+TEST_CASE("an APP that is a dotted Python name (gunicorn's MODULE:CALLABLE) is a Python app; a path or .so is a plugin") {
+    for (const char* app : {"myproject.wsgi:application", "myproject.wsgi", "app", "pkg.mod:create_app()",
+                            "pkg.mod:create_app(\"prod\", 1)", "_private.mod:app"})
+        CHECK_MESSAGE(is_python_app(app), app);
+    for (const char* app : {"app.so", "./app.so", "build/examples/hello.so", "/srv/x", "1mod:app", "mod.:app",
+                            "mod:", "", "my-app:app", ".mod:app"})
+        CHECK_MESSAGE(!is_python_app(app), app);
+}
+
+TEST_CASE("a Python app's bridge arguments carry the Python settings, the threads and the app's own arguments") {
+    Settings s = default_settings();
+    s.threads = 4;
+    CHECK(wsgi_bridge_args("m:app", s) == std::vector<std::string>{"--threads", "4", "m:app"});
+    s.pythonpath = "/srv/a,/srv/b";
+    s.virtualenv = "/srv/venv";
+    s.app_args = {"x"};
+    CHECK(wsgi_bridge_args("m:app", s) == std::vector<std::string>{"--pythonpath", "/srv/a,/srv/b", "--virtualenv",
+                                                                  "/srv/venv", "--threads", "4", "m:app", "--", "x"});
+}
+
+TEST_CASE("$VIRTUAL_ENV is the default of virtualenv, below every setting layer") {
+    Config from_var = config_of({"m:app", "--print-config"}, {{"VIRTUAL_ENV", "/tmp"}});
+    CHECK(from_var.settings.virtualenv == "/tmp");
+    CHECK(from_var.sources[*find_setting("virtualenv")].description == "environment VIRTUAL_ENV");
+    Config flag = config_of({"m:app", "--print-config", "--virtualenv", "/"}, {{"VIRTUAL_ENV", "/tmp"}});
+    CHECK(flag.settings.virtualenv == "/");
+    CHECK(config_of({"app.so", "--print-config"}, {{"VIRTUAL_ENV", "/tmp"}}).settings.virtualenv.empty());
 }
