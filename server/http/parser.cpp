@@ -49,11 +49,11 @@ RequestParser::Result RequestParser::feed(const char* data, size_t len) {
     size_t used = 0;
     while (used < len) {
         if (chunk_lines_.active()) {
-            // Size lines of a chunked body reach llhttp without BWS (chunk_line_filter.hpp).
+            // Size lines of a chunked body are read there; llhttp sees the sizes alone.
             std::string filtered;
             size_t n = chunk_lines_.take({data + used, len - used}, filtered);
-            if (n == ChunkLineFilter::kTooLong) {
-                fail(400, "a chunk size line is longer than 4096 bytes");
+            if (n == ChunkLineFilter::kRefused) {
+                fail(400, std::string(chunk_lines_.error()));
                 return {Status::kError, 0};
             }
             used += n;
