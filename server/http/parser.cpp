@@ -62,10 +62,23 @@ RequestParser::Result RequestParser::feed(const char* data, size_t len) {
             if (err != HPE_OK) return failed();  // it cannot pause inside the chunks
             continue;
         }
-        llhttp_errno_t err = llhttp_execute(&parser_, data + used, len - used);
-        if (err == HPE_OK) return {Status::kNeedMore, len};
-        if (err != HPE_PAUSED) return failed();
-        used = static_cast<size_t>(llhttp_get_error_pos(&parser_) - data);
+        if (reading_head()) {
+            // A line at a time, so that the filter never sees a byte past the head.
+            size_t n = 0;
+            std::string_view line = field_lines_.take({data + used, len - used}, n);
+            used += n;
+            if (line.empty()) continue;
+            llhttp_errno_t err = llhttp_execute(&parser_, line.data(), line.size());
+            if (err == HPE_OK) continue;
+            if (err != HPE_PAUSED) return failed();
+            // A head ends with its line, so llhttp paused at the end of it.
+            used -= static_cast<size_t>(line.data() + line.size() - llhttp_get_error_pos(&parser_));
+        } else {
+            llhttp_errno_t err = llhttp_execute(&parser_, data + used, len - used);
+            if (err == HPE_OK) return {Status::kNeedMore, len};
+            if (err != HPE_PAUSED) return failed();
+            used = static_cast<size_t>(llhttp_get_error_pos(&parser_) - data);
+        }
         if (!in_message_) return {Status::kPaused, used};  // a whole request: one at a time
         llhttp_resume(&parser_);  // paused after a chunked head, for the filter to take over
     }
@@ -302,6 +315,7 @@ int RequestParser::on_body(llhttp_t* p, const char* at, size_t len) {
 int RequestParser::on_message_complete(llhttp_t* p) {
     auto* s = self(p);
     s->in_message_ = false;
+    s->field_lines_.start();
     s->events_.on_request_complete();
     return HPE_PAUSED;
 }

@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "http/chunk_line_filter.hpp"
+#include "http/field_line_filter.hpp"
 #include "http/request.hpp"
 
 namespace cppg::http {
@@ -80,7 +81,11 @@ private:
     void split_target();
     int check_transfer_encoding(std::string_view value);
 
+    // Between requests, or in a head: the bytes go through field_lines_.
+    bool reading_head() const { return !in_message_ || !head_done_; }
+
     llhttp_t parser_;
+    FieldLineFilter field_lines_;
     ChunkLineFilter chunk_lines_;
     llhttp_settings_t settings_;
     ParserLimits limits_;
