@@ -1,5 +1,7 @@
 #include "http/parser.hpp"
 
+#include "http/target.hpp"
+
 namespace cppg::http {
 
 namespace {
@@ -231,18 +233,23 @@ int RequestParser::check_transfer_encoding(std::string_view value) {
     return 0;
 }
 
-void RequestParser::split_target() {
+// Not origin-form ("/p"), asterisk-form or CONNECT's authority-form (RFC 9112 3.2).
+bool RequestParser::absolute_form() const {
+    std::string_view target = request_.target();
+    return !target.starts_with('/') && target != "*" && request_.method() != "CONNECT";
+}
+
+int RequestParser::split_target() {
     Request& r = request_;
     std::string_view target = r.target();
     size_t path_start = 0;
-    // Absolute form (RFC 9112 3.2.2): the authority replaces the Host header.
-    if (auto scheme = target.find("://"); scheme != std::string_view::npos && target[0] != '/') {
-        size_t authority = scheme + 3;
-        size_t slash = target.find_first_of("/?", authority);
-        if (slash == std::string_view::npos) slash = target.size();
-        r.host_ = Span{r.target_.offset + static_cast<uint32_t>(authority),
-                       static_cast<uint32_t>(slash - authority)};
-        path_start = slash;
+    if (absolute_form()) {
+        auto parts = split_absolute_form(target);
+        if (!parts) return fail(400, "invalid absolute-form target (RFC 9112 3.2.2)");
+        // RFC 9112 3.2.2: the authority replaces the Host header.
+        r.host_ = Span{r.target_.offset + static_cast<uint32_t>(parts->authority.data() - target.data()),
+                       static_cast<uint32_t>(parts->authority.size())};
+        path_start = target.size() - parts->rest.size();
     }
     std::string_view rest = target.substr(path_start);
     size_t q = rest.find('?');
@@ -257,6 +264,7 @@ void RequestParser::split_target() {
         r.path_ = r.append(percent_decode(raw_path));
     }
     if (raw_path.empty()) r.path_ = r.append("/");
+    return 0;
 }
 
 int RequestParser::validate_head() {
@@ -264,7 +272,7 @@ int RequestParser::validate_head() {
     if (parser_.http_major != 1) return fail(505, "only HTTP/1.x is supported");
     r.minor_ = parser_.http_minor;
     r.keep_alive_ = llhttp_should_keep_alive(&parser_) != 0;
-    if (r.minor_ >= 1 && !saw_host_ && r.target().find("://") == std::string_view::npos)
+    if (r.minor_ >= 1 && !saw_host_ && !absolute_form())
         return fail(400, "HTTP/1.1 request without a Host header");
     // RFC 9112 6.1: Transfer-Encoding came with HTTP/1.1; in a 1.0 request the framing is
     // faulty, whatever Content-Length says.
@@ -272,7 +280,7 @@ int RequestParser::validate_head() {
     // The asterisk form names the server as a whole, for OPTIONS only (RFC 9112 3.2.4).
     if (r.target() == "*" && r.method() != "OPTIONS")
         return fail(400, "the target * is for OPTIONS only");
-    split_target();
+    if (int rc = split_target(); rc != 0) return rc;
     if (r.host_.length == 0) {
         std::string_view host = r.header("Host");
         r.host_ = Span{static_cast<uint32_t>(host.data() - r.bytes_.data()),

@@ -78,7 +78,8 @@ private:
     int check_request_line();
     int extend_header(bool is_value, const char* at, size_t len);
     int validate_head();
-    void split_target();
+    bool absolute_form() const;
+    int split_target();
     int check_transfer_encoding(std::string_view value);
 
     // Between requests, or in a head: the bytes go through field_lines_.
