@@ -23,15 +23,19 @@ public:
     // A request head (or the empty lines before one) starts with the next byte.
     void start();
 
-    // Takes input up to the end of `in` or of its first line, whichever comes first, and
-    // sets `used` to the bytes taken. Returns what llhttp should see: a view of `in`, or of
-    // the filter's own buffer (valid until the next call) when blanks changed or were held.
+    // Takes input from `in`, at most up to the empty line that ends a head, and sets `used`
+    // to the bytes taken. Returns what llhttp should see: a view of `in` (whole lines, and
+    // the start of the next), or of the filter's own buffer (valid until the next call) for
+    // one line whose blanks changed or were held. A line that changes is never passed with
+    // the lines before it, so llhttp has read those before the filter changes anything.
     std::string_view take(std::string_view in, size_t& used);
 
 private:
     enum class Line { kRequest, kField, kAsIs };
     void begin_line(char first);
+    bool changes(std::string_view piece, bool line_ends) const;
     std::string_view convert(std::string_view piece, bool line_ends);
+    void end_piece(std::string_view piece, bool line_ends);
 
     bool request_line_done_ = false;
     bool at_line_start_ = true;

@@ -65,16 +65,16 @@ RequestParser::Result RequestParser::feed(const char* data, size_t len) {
             continue;
         }
         if (reading_head()) {
-            // A line at a time, so that the filter never sees a byte past the head.
             size_t n = 0;
-            std::string_view line = field_lines_.take({data + used, len - used}, n);
+            std::string_view lines = field_lines_.take({data + used, len - used}, n);
             used += n;
-            if (line.empty()) continue;
-            llhttp_errno_t err = llhttp_execute(&parser_, line.data(), line.size());
+            if (lines.empty()) continue;
+            llhttp_errno_t err = llhttp_execute(&parser_, lines.data(), lines.size());
             if (err == HPE_OK) continue;
             if (err != HPE_PAUSED) return failed();
-            // A head ends with its line, so llhttp paused at the end of it.
-            used -= static_cast<size_t>(line.data() + line.size() - llhttp_get_error_pos(&parser_));
+            // What llhttp left is the end of `lines`: a view of the input, or a changed line
+            // whose head ended with it (then nothing is left).
+            used -= static_cast<size_t>(lines.data() + lines.size() - llhttp_get_error_pos(&parser_));
         } else {
             llhttp_errno_t err = llhttp_execute(&parser_, data + used, len - used);
             if (err == HPE_OK) return {Status::kNeedMore, len};
