@@ -118,3 +118,18 @@ TEST_CASE("a pipelined request after a body keeps its bytes: the filter only see
     CHECK(events.body == "ab \t\r\nc\t\n");
     CHECK(events.completed == 2);
 }
+
+TEST_CASE("pipelined heads in one input: each request starts where the last one ended") {
+    std::string three = "GET /1 HTTP/1.1\r\nHost: x\r\n\r\n"
+                        "GET /2 HTTP/1.1\r\nHost: x\r\nX: a\t\r\n\r\n"
+                        "POST /3 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\t\r\n\r\n1\r\nz\r\n0\r\n\r\n";
+    for (size_t step : {three.size(), size_t{1}, size_t{4}}) {
+        CAPTURE(step);
+        Head events;
+        RequestParser parser({}, events);
+        CHECK(parse(parser, three, step));
+        CHECK(events.completed == 3);
+        CHECK(events.body == "z");
+        CHECK(events.headers[2] == std::pair<std::string, std::string>("X", "a"));
+    }
+}
