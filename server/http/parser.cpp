@@ -65,16 +65,9 @@ RequestParser::Result RequestParser::feed(const char* data, size_t len) {
             continue;
         }
         if (reading_head()) {
-            size_t n = 0;
-            std::string_view lines = field_lines_.take({data + used, len - used}, n);
-            used += n;
-            if (lines.empty()) continue;
-            llhttp_errno_t err = llhttp_execute(&parser_, lines.data(), lines.size());
+            llhttp_errno_t err = execute_head({data + used, len - used}, used);
             if (err == HPE_OK) continue;
             if (err != HPE_PAUSED) return failed();
-            // What llhttp left is the end of `lines`: a view of the input, or a changed line
-            // whose head ended with it (then nothing is left).
-            used -= static_cast<size_t>(lines.data() + lines.size() - llhttp_get_error_pos(&parser_));
         } else {
             llhttp_errno_t err = llhttp_execute(&parser_, data + used, len - used);
             if (err == HPE_OK) return {Status::kNeedMore, len};
@@ -85,6 +78,19 @@ RequestParser::Result RequestParser::feed(const char* data, size_t len) {
         llhttp_resume(&parser_);  // paused after a chunked head, for the filter to take over
     }
     return {Status::kNeedMore, len};
+}
+
+// Head lines go to llhttp through the field line filter; `used` grows by what it took.
+llhttp_errno_t RequestParser::execute_head(std::string_view in, size_t& used) {
+    size_t n = 0;
+    std::string_view lines = field_lines_.take(in, n);
+    used += n;
+    if (lines.empty()) return HPE_OK;
+    llhttp_errno_t err = llhttp_execute(&parser_, lines.data(), lines.size());
+    // What llhttp left of `lines` when it paused is their end: a view of the input, or a
+    // changed line whose head ended with it (then nothing is left).
+    if (err == HPE_PAUSED) used -= static_cast<size_t>(lines.data() + lines.size() - llhttp_get_error_pos(&parser_));
+    return err;
 }
 
 RequestParser::Result RequestParser::failed() {

@@ -73,6 +73,7 @@ private:
     static int on_body(llhttp_t* p, const char* at, size_t len);
     static int on_message_complete(llhttp_t* p);
 
+    llhttp_errno_t execute_head(std::string_view in, size_t& used);
     int fail(int status, std::string reason);
     Result failed();
     int check_request_line();
