@@ -43,6 +43,8 @@ struct Routes : cppg::Router {
             return std::nullopt;
         });
         after_request([](cppg::Response& r) { r.header("X-Served-By", "routes"); });
+        // A 405 built afresh: the router adds its Allow header (RFC 9110 15.5.6).
+        error_handler(405, [](const cppg::HttpError& e) { return cppg::Response::json({{"error", e.what()}}, 405); });
         error_handler<std::invalid_argument>([](const std::invalid_argument& e) {
             return cppg::Response::json({{"error", e.what()}}, 422);
         });

@@ -17,7 +17,8 @@
 // one does not answer the path with it (404); repeated slashes redirect to the single-slash
 // path. An unknown path is HttpError 404, a known path with another method 405 (with
 // Allow), and both go through before_request, error handlers and after_request like any
-// error. Hooks: before_request (may answer early), after_request (may change the
+// error. Every 405 goes out with Allow, whoever made it: one without gets the path's
+// methods. Hooks: before_request (may answer early), after_request (may change the
 // response), teardown (always runs, with the exception if there was one). Error handlers
 // by status (error_handler(404, ...)) come first, then by exception type, most derived type
 // first whatever the registration order; anything else is logged and becomes a 500.
@@ -397,6 +398,7 @@ public:
         std::exception_ptr failure;
         try {
             Response response = respond(req, m, scopes, failure);
+            ensure_allow(response, m);
             send(req, response);
         } catch (const HostError& e) {
             if (!failure) failure = std::current_exception();
@@ -644,14 +646,11 @@ private:
                 if (auto early = hook()) return *early;
         if (m.handler == nullptr) {
             if (m.allowed.empty()) throw HttpError(404);
-            std::string allow;
-            for (const auto& a : m.allowed) allow += (allow.empty() ? "" : ", ") + a;
-            if (std::find(m.allowed.begin(), m.allowed.end(), "OPTIONS") == m.allowed.end()) allow += ", OPTIONS";
             if (req.method() == "OPTIONS") {  // answered for every path that has routes, as Flask does
-                Response options{200, {{"Allow", allow}}, {}, {}, {}};
+                Response options{200, {{"Allow", allow_value(m)}}, {}, {}, {}};
                 return options;
             }
-            throw HttpError(405, {}, {{"Allow", allow}});
+            throw HttpError(405, {}, {{"Allow", allow_value(m)}});
         }
         if (m.redirect) {
             std::string location = *m.redirect;
@@ -659,6 +658,22 @@ private:
             return Response::redirect(location, 308);
         }
         return (*m.handler)(m.params);
+    }
+
+    // The methods the path answers, OPTIONS included; "" for a path no route matches (RFC
+    // 9110 10.2.1: the resource allows no methods).
+    static std::string allow_value(const Match& m) {
+        if (m.allowed.empty()) return {};
+        std::string allow;
+        for (const auto& a : m.allowed) allow += (allow.empty() ? "" : ", ") + a;
+        if (std::find(m.allowed.begin(), m.allowed.end(), "OPTIONS") == m.allowed.end()) allow += ", OPTIONS";
+        return allow;
+    }
+
+    // RFC 9110 15.5.6: every 405 carries Allow. An error handler's replacement, an
+    // after_request hook or a handler that answers 405 itself need not remember it.
+    static void ensure_allow(Response& response, const Match& m) {
+        if (response.status == 405 && !response.header_value("Allow")) response.header("Allow", allow_value(m));
     }
 
     // Innermost scope first: a blueprint's handlers before the app's.

@@ -1,46 +1,76 @@
 #include "http/chunk_line_filter.hpp"
 
 #include <algorithm>
-#include <charconv>
+
+#include "http/syntax.hpp"
 
 namespace cppg::http {
 
-// BWS is the whitespace next to ';' and '=' (outside quoted strings); any other blank is
-// not the grammar's and stays, for llhttp to refuse ("5 \r\n", "a=b c").
-std::string strip_chunk_line_bws(std::string_view line) {
-    auto blank = [](char c) { return c == ' ' || c == '\t'; };
-    auto separator = [](char c) { return c == ';' || c == '='; };
-    std::string out;
-    out.reserve(line.size());
-    bool quoted = false, escaped = false;
-    for (size_t i = 0; i < line.size(); ++i) {
-        char c = line[i];
-        if (quoted) {
-            out.push_back(c);
-            if (escaped) escaped = false;
-            else if (c == '\\') escaped = true;
-            else if (c == '"') quoted = false;
-            continue;
-        }
-        if (blank(c)) {
-            size_t next = i;
-            while (next < line.size() && blank(line[next])) ++next;
-            bool after_separator = !out.empty() && separator(out.back());
-            bool before_separator = next < line.size() && separator(line[next]);
-            if (!after_separator && !before_separator) out.append(line.substr(i, next - i));
-            i = next - 1;
-            continue;
-        }
-        if (c == '"') quoted = true;
-        out.push_back(c);
+namespace {
+
+constexpr uint64_t kMaxChunkSize = uint64_t{1} << 62;
+
+size_t skip_blanks(std::string_view s, size_t i) {
+    while (i < s.size() && is_blank(s[i])) ++i;
+    return i;
+}
+
+size_t skip_token(std::string_view s, size_t i) {
+    while (i < s.size() && is_tchar(static_cast<unsigned char>(s[i]))) ++i;
+    return i;
+}
+
+int hex_value(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+// One extension from its ';' on: ";" BWS name [ BWS "=" BWS ( token / quoted-string ) ].
+// Returns the index after it, or npos when it breaks the grammar.
+size_t skip_extension(std::string_view line, size_t semicolon) {
+    size_t name = skip_blanks(line, semicolon + 1);
+    size_t end = skip_token(line, name);
+    if (end == name) return std::string_view::npos;
+    size_t eq = skip_blanks(line, end);
+    if (eq == line.size() || line[eq] != '=') return end;  // no value: blanks are not its
+    size_t value = skip_blanks(line, eq + 1);
+    if (value < line.size() && line[value] == '"') {
+        size_t quoted = quoted_string_length(line.substr(value));
+        return quoted == 0 ? std::string_view::npos : value + quoted;
     }
-    return out;
+    end = skip_token(line, value);
+    return end == value ? std::string_view::npos : end;
+}
+
+}  // namespace
+
+ChunkSizeLine parse_chunk_size_line(std::string_view line) {
+    if (!line.ends_with("\r\n")) return {0, {}, "a chunk size line must end with CRLF"};
+    line.remove_suffix(2);
+    ChunkSizeLine out;
+    size_t i = 0;
+    for (int digit; i < line.size() && (digit = hex_value(line[i])) >= 0; ++i) {
+        if (out.size >= kMaxChunkSize >> 4) return {0, {}, "chunk size is too large"};
+        out.size = out.size << 4 | static_cast<uint64_t>(digit);
+    }
+    if (i == 0) return {0, {}, "invalid chunk size"};
+    out.digits = line.substr(0, i);
+    // BWS belongs to an extension: blanks not followed by ';' end the loop and are refused.
+    for (size_t next; (next = skip_blanks(line, i)) < line.size() && line[next] == ';';) {
+        i = skip_extension(line, next);
+        if (i == std::string_view::npos) return {0, {}, "invalid chunk extension"};
+    }
+    if (i == line.size()) return out;
+    return {0, {}, i > out.digits.size() ? "invalid chunk extension" : "invalid chunk size"};
 }
 
 void ChunkLineFilter::start() {
     state_ = State::kSizeLine;
     line_.clear();
     data_left_ = 0;
+    error_ = {};
 }
 
 size_t ChunkLineFilter::take(std::string_view in, std::string& out) {
@@ -56,29 +86,33 @@ size_t ChunkLineFilter::take(std::string_view in, std::string& out) {
         }
         size_t lf = in.find('\n', used);
         size_t end = lf == std::string_view::npos ? in.size() : lf + 1;
-        if (line_.size() + (end - used) > kMaxLine) return kTooLong;
+        if (line_.size() + (end - used) > kMaxLine) {
+            error_ = "a chunk size line is longer than 4096 bytes";
+            return kRefused;
+        }
         line_.append(in.substr(used, end - used));
         used = end;
-        if (lf != std::string_view::npos) finish_line(out);
+        if (lf != std::string_view::npos && !finish_line(out)) return kRefused;
     }
     return used;
 }
 
-// A whole size line: pass it on without BWS, and follow the framing it announces. A line
-// that does not start with a hex size is passed on as it came, for llhttp to refuse.
-void ChunkLineFilter::finish_line(std::string& out) {
-    uint64_t size = 0;
-    auto [end, ec] = std::from_chars(line_.data(), line_.data() + line_.size(), size, 16);
-    // No size, or one no body could have (llhttp refuses it as the line arrives).
-    bool sized = ec == std::errc() && end != line_.data() && size < (uint64_t{1} << 62);
-    out += sized ? strip_chunk_line_bws(line_) : line_;
+// A whole size line: pass llhttp the size alone, and follow the framing it announces.
+bool ChunkLineFilter::finish_line(std::string& out) {
+    ChunkSizeLine line = parse_chunk_size_line(line_);
+    if (!line.error.empty()) {
+        error_ = line.error;
+        return false;
+    }
+    out.append(line.digits).append("\r\n");
     line_.clear();
-    if (!sized || size == 0) {
-        state_ = State::kOff;  // the last chunk: trailers follow, or an error
-        return;
+    if (line.size == 0) {
+        state_ = State::kOff;  // the last chunk: trailers follow
+        return true;
     }
     state_ = State::kData;
-    data_left_ = size + 2;  // the data, then its CRLF (llhttp checks that it is one)
+    data_left_ = line.size + 2;  // the data, then its CRLF (llhttp checks that it is one)
+    return true;
 }
 
 }  // namespace cppg::http

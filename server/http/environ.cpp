@@ -68,6 +68,9 @@ std::optional<std::string_view> environ_value(const Request& r, const PeerInfo& 
         return peer.trusted_proxy && iequals(r.header("X-Forwarded-Proto"), "https") ? "https" : "http";
     if (key == "SERVER_NAME" || key == "SERVER_PORT")
         return server_name_or_port(r, peer, key == "SERVER_NAME");
+    // RFC 9112 3.2.2: with an absolute-form target the Host header is ignored for its
+    // authority, which r.host() holds; otherwise r.host() is the Host header.
+    if (key == "HTTP_HOST" && !r.host().empty()) return r.host();
     if (key == "CONTENT_TYPE" || key == "CONTENT_LENGTH") return header_variable(r, key, key, scratch);
     if (key.starts_with("HTTP_")) return header_variable(r, key, key.substr(5), scratch);
     return std::nullopt;

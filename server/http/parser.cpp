@@ -1,5 +1,7 @@
 #include "http/parser.hpp"
 
+#include "http/target.hpp"
+
 namespace cppg::http {
 
 namespace {
@@ -49,11 +51,11 @@ RequestParser::Result RequestParser::feed(const char* data, size_t len) {
     size_t used = 0;
     while (used < len) {
         if (chunk_lines_.active()) {
-            // Size lines of a chunked body reach llhttp without BWS (chunk_line_filter.hpp).
+            // Size lines of a chunked body are read there; llhttp sees the sizes alone.
             std::string filtered;
             size_t n = chunk_lines_.take({data + used, len - used}, filtered);
-            if (n == ChunkLineFilter::kTooLong) {
-                fail(400, "a chunk size line is longer than 4096 bytes");
+            if (n == ChunkLineFilter::kRefused) {
+                fail(400, std::string(chunk_lines_.error()));
                 return {Status::kError, 0};
             }
             used += n;
@@ -62,14 +64,33 @@ RequestParser::Result RequestParser::feed(const char* data, size_t len) {
             if (err != HPE_OK) return failed();  // it cannot pause inside the chunks
             continue;
         }
-        llhttp_errno_t err = llhttp_execute(&parser_, data + used, len - used);
-        if (err == HPE_OK) return {Status::kNeedMore, len};
-        if (err != HPE_PAUSED) return failed();
-        used = static_cast<size_t>(llhttp_get_error_pos(&parser_) - data);
+        if (reading_head()) {
+            llhttp_errno_t err = execute_head({data + used, len - used}, used);
+            if (err == HPE_OK) continue;
+            if (err != HPE_PAUSED) return failed();
+        } else {
+            llhttp_errno_t err = llhttp_execute(&parser_, data + used, len - used);
+            if (err == HPE_OK) return {Status::kNeedMore, len};
+            if (err != HPE_PAUSED) return failed();
+            used = static_cast<size_t>(llhttp_get_error_pos(&parser_) - data);
+        }
         if (!in_message_) return {Status::kPaused, used};  // a whole request: one at a time
         llhttp_resume(&parser_);  // paused after a chunked head, for the filter to take over
     }
     return {Status::kNeedMore, len};
+}
+
+// Head lines go to llhttp through the field line filter; `used` grows by what it took.
+llhttp_errno_t RequestParser::execute_head(std::string_view in, size_t& used) {
+    size_t n = 0;
+    std::string_view lines = field_lines_.take(in, n);
+    used += n;
+    if (lines.empty()) return HPE_OK;
+    llhttp_errno_t err = llhttp_execute(&parser_, lines.data(), lines.size());
+    // What llhttp left of `lines` when it paused is their end: a view of the input, or a
+    // changed line whose head ended with it (then nothing is left).
+    if (err == HPE_PAUSED) used -= static_cast<size_t>(lines.data() + lines.size() - llhttp_get_error_pos(&parser_));
+    return err;
 }
 
 RequestParser::Result RequestParser::failed() {
@@ -218,18 +239,23 @@ int RequestParser::check_transfer_encoding(std::string_view value) {
     return 0;
 }
 
-void RequestParser::split_target() {
+// Not origin-form ("/p"), asterisk-form or CONNECT's authority-form (RFC 9112 3.2).
+bool RequestParser::absolute_form() const {
+    std::string_view target = request_.target();
+    return !target.starts_with('/') && target != "*" && request_.method() != "CONNECT";
+}
+
+int RequestParser::split_target() {
     Request& r = request_;
     std::string_view target = r.target();
     size_t path_start = 0;
-    // Absolute form (RFC 9112 3.2.2): the authority replaces the Host header.
-    if (auto scheme = target.find("://"); scheme != std::string_view::npos && target[0] != '/') {
-        size_t authority = scheme + 3;
-        size_t slash = target.find_first_of("/?", authority);
-        if (slash == std::string_view::npos) slash = target.size();
-        r.host_ = Span{r.target_.offset + static_cast<uint32_t>(authority),
-                       static_cast<uint32_t>(slash - authority)};
-        path_start = slash;
+    if (absolute_form()) {
+        auto parts = split_absolute_form(target);
+        if (!parts) return fail(400, "invalid absolute-form target (RFC 9112 3.2.2)");
+        // RFC 9112 3.2.2: the authority replaces the Host header.
+        r.host_ = Span{r.target_.offset + static_cast<uint32_t>(parts->authority.data() - target.data()),
+                       static_cast<uint32_t>(parts->authority.size())};
+        path_start = target.size() - parts->rest.size();
     }
     std::string_view rest = target.substr(path_start);
     size_t q = rest.find('?');
@@ -244,6 +270,7 @@ void RequestParser::split_target() {
         r.path_ = r.append(percent_decode(raw_path));
     }
     if (raw_path.empty()) r.path_ = r.append("/");
+    return 0;
 }
 
 int RequestParser::validate_head() {
@@ -251,7 +278,7 @@ int RequestParser::validate_head() {
     if (parser_.http_major != 1) return fail(505, "only HTTP/1.x is supported");
     r.minor_ = parser_.http_minor;
     r.keep_alive_ = llhttp_should_keep_alive(&parser_) != 0;
-    if (r.minor_ >= 1 && !saw_host_ && r.target().find("://") == std::string_view::npos)
+    if (r.minor_ >= 1 && !saw_host_ && !absolute_form())
         return fail(400, "HTTP/1.1 request without a Host header");
     // RFC 9112 6.1: Transfer-Encoding came with HTTP/1.1; in a 1.0 request the framing is
     // faulty, whatever Content-Length says.
@@ -259,7 +286,7 @@ int RequestParser::validate_head() {
     // The asterisk form names the server as a whole, for OPTIONS only (RFC 9112 3.2.4).
     if (r.target() == "*" && r.method() != "OPTIONS")
         return fail(400, "the target * is for OPTIONS only");
-    split_target();
+    if (int rc = split_target(); rc != 0) return rc;
     if (r.host_.length == 0) {
         std::string_view host = r.header("Host");
         r.host_ = Span{static_cast<uint32_t>(host.data() - r.bytes_.data()),
@@ -302,6 +329,7 @@ int RequestParser::on_body(llhttp_t* p, const char* at, size_t len) {
 int RequestParser::on_message_complete(llhttp_t* p) {
     auto* s = self(p);
     s->in_message_ = false;
+    s->field_lines_.start();
     s->events_.on_request_complete();
     return HPE_PAUSED;
 }

@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "http/chunk_line_filter.hpp"
+#include "http/field_line_filter.hpp"
 #include "http/request.hpp"
 
 namespace cppg::http {
@@ -72,15 +73,21 @@ private:
     static int on_body(llhttp_t* p, const char* at, size_t len);
     static int on_message_complete(llhttp_t* p);
 
+    llhttp_errno_t execute_head(std::string_view in, size_t& used);
     int fail(int status, std::string reason);
     Result failed();
     int check_request_line();
     int extend_header(bool is_value, const char* at, size_t len);
     int validate_head();
-    void split_target();
+    bool absolute_form() const;
+    int split_target();
     int check_transfer_encoding(std::string_view value);
 
+    // Between requests, or in a head: the bytes go through field_lines_.
+    bool reading_head() const { return !in_message_ || !head_done_; }
+
     llhttp_t parser_;
+    FieldLineFilter field_lines_;
     ChunkLineFilter chunk_lines_;
     llhttp_settings_t settings_;
     ParserLimits limits_;

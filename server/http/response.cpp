@@ -6,23 +6,11 @@
 #include <fmt/format.h>
 
 #include "http/request.hpp"
+#include "http/syntax.hpp"
 
 namespace cppg::http {
 
 namespace {
-
-bool is_token_char(unsigned char c) {
-    static constexpr std::string_view kSpecials = "!#$%&'*+-.^_`|~";
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-           kSpecials.find(static_cast<char>(c)) != std::string_view::npos;
-}
-
-bool valid_name(std::string_view name) {
-    if (name.empty()) return false;
-    for (unsigned char c : name)
-        if (!is_token_char(c)) return false;
-    return true;
-}
 
 // CR, LF and NUL would let app data split or end the header block; other control characters
 // except tab are refused as RFC 9110 allows.
@@ -67,7 +55,7 @@ ResponseWriter::Error ResponseWriter::start(std::string_view status,
     bool has_length = false;
     bool close = !traits_.keep_alive;
     for (const auto& h : headers) {
-        if (!valid_name(h.name) || !valid_value(h.value)) {
+        if (!is_token(h.name) || !valid_value(h.value)) {
             why = "invalid response header '" + printable(h.name) + ": " + printable(h.value) +
                   "' (CR, LF, NUL or a non-token name)";
             return Error::kInvalid;

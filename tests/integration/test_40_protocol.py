@@ -505,6 +505,7 @@ class TestkitTest(ServerTestCase, unittest.TestCase):
         env = parse_environ(resp.body)
         self.assertEqual(env["SERVER_NAME"], "example.com")
         self.assertEqual(env["SERVER_PORT"], "8080")
+        self.assertEqual(env["HTTP_HOST"], "example.com:8080")  # RFC 9112 3.2.2: Host is ignored
         self.assertEqual(env["PATH_INFO"], "/environ")
         self.assertEqual(env["QUERY_STRING"], "x=1")
         self.assertEqual(env["RAW_URI"], "http://example.com:8080/environ?x=1")

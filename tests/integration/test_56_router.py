@@ -22,9 +22,11 @@ class RouterTest(ServerCase):
         self.assertEqual(self.call("GET", "/files/a/b/c.txt").body, b"a/b/c.txt\n")
 
     def test_methods_and_405_with_allow(self):
+        """The app's 405 error handler builds its own JSON answer; Allow is still on it."""
         resp = self.call("DELETE", "/users/1")
         self.assertEqual(resp.status, 405)
         self.assertEqual(resp.header("Allow"), "GET, HEAD, OPTIONS")
+        self.assertEqual(json.loads(resp.body), {"error": "Method Not Allowed"})
         self.assertEqual(self.call("HEAD", "/").status, 200)
 
     def test_query_form_cookies_and_json_body(self):

@@ -7,7 +7,7 @@
 
 using cppg::http::ChunkLineFilter;
 using cppg::http::RequestParser;
-using cppg::http::strip_chunk_line_bws;
+using cppg::http::parse_chunk_size_line;
 
 namespace {
 
@@ -43,12 +43,38 @@ constexpr std::string_view kHead =
 
 }  // namespace
 
-TEST_CASE("chunk size lines lose their BWS, quoted extension values keep their blanks") {
-    CHECK(strip_chunk_line_bws("5 ;a=b\r\n") == "5;a=b\r\n");
-    CHECK(strip_chunk_line_bws("5\t; a = b ;c\r\n") == "5;a=b;c\r\n");
-    CHECK(strip_chunk_line_bws("a;n=\"x y\\\" z\"\r\n") == "a;n=\"x y\\\" z\"\r\n");
-    CHECK(strip_chunk_line_bws("5 \r\n") == "5 \r\n");          // not BWS: refused later
-    CHECK(strip_chunk_line_bws("5;a=b c\r\n") == "5;a=b c\r\n");
+TEST_CASE("every chunk-extension form of RFC 9112 7.1.1 is accepted and ignored") {
+    for (std::string_view line : {"5\r\n", "5;a\r\n", "5;a=b\r\n", "5;a=1;b=2\r\n", "5 ;a=b\r\n",
+                                  "5\t; a = b ;c\r\n", "5;n=\"x y\"\r\n", "5;n=\"a\\\"b\"\r\n",
+                                  "5;n=\"\"\r\n", "5;n=\"tab\there\"\r\n", "5;n=\"\xe9\"\r\n",
+                                  "5;!#$%&'*+-.^_`|~=x\r\n", "5 ; a = \"q\" ; b ; c = d\r\n"}) {
+        CAPTURE(line);
+        auto parsed = parse_chunk_size_line(line);
+        CHECK(parsed.error.empty());
+        CHECK(parsed.size == 5);
+        CHECK(parsed.digits == "5");
+    }
+    CHECK(parse_chunk_size_line("0;ext=1\r\n").error.empty());
+    CHECK(parse_chunk_size_line("00a\r\n").size == 10);
+    CHECK(parse_chunk_size_line("3FFFFFFFFFFFFFFF\r\n").size == (uint64_t{1} << 62) - 1);
+}
+
+TEST_CASE("chunk size lines that break the grammar are refused, with the reason") {
+    for (std::string_view line : {"5;\r\n", "5;a \r\n", "5;a=\r\n", "5;=b\r\n", "5;a=b c\r\n",
+                                  "5;a=\"open\r\n", "5;a=\"x\\\r\n", "5;a=\x01\r\n", "5;a=\"\x01\"\r\n",
+                                  "5;a@=1\r\n", "5;a=b;\r\n", "5;a=\"x\"y\r\n", "5;a=\"x\x7f\"\r\n"}) {
+        CAPTURE(line);
+        CHECK(parse_chunk_size_line(line).error == "invalid chunk extension");
+    }
+    CHECK(parse_chunk_size_line("5 \r\n").error == "invalid chunk size");  // blanks, no ';'
+    CHECK(parse_chunk_size_line("5x\r\n").error == "invalid chunk size");
+    CHECK(parse_chunk_size_line("5\n").error == "a chunk size line must end with CRLF");
+    CHECK(parse_chunk_size_line("5;a=b\n").error == "a chunk size line must end with CRLF");
+    CHECK(parse_chunk_size_line("5;a=\"\r\"\r\n").error == "invalid chunk extension");
+    CHECK(parse_chunk_size_line("z\r\n").error == "invalid chunk size");
+    CHECK(parse_chunk_size_line(";a\r\n").error == "invalid chunk size");
+    CHECK(parse_chunk_size_line("4000000000000000\r\n").error == "chunk size is too large");
+    CHECK(parse_chunk_size_line("FFFFFFFFFFFFFFFFF\r\n").error == "chunk size is too large");
 }
 
 TEST_CASE("chunk extensions with BWS are accepted, whole and byte by byte") {
@@ -62,6 +88,18 @@ TEST_CASE("chunk extensions with BWS are accepted, whole and byte by byte") {
         CHECK(feed_in_steps(parser, input, step) != RequestParser::Status::kError);
         CHECK(events.body == "hello worldabc");
         CHECK(events.completed == 2);
+    }
+}
+
+TEST_CASE("several extensions, quoted-pairs and extensions on the last chunk pass the parser") {
+    std::string input = std::string(kHead) + "5;a=1;b=\"x\\\"y z\"\r\nhello\r\n0 ; end = \"1\"\r\n\r\n";
+    for (size_t step : {size_t{0}, size_t{1}, size_t{3}}) {
+        CAPTURE(step);
+        Body events;
+        RequestParser parser({}, events);
+        CHECK(feed_in_steps(parser, input, step) != RequestParser::Status::kError);
+        CHECK(events.body == "hello");
+        CHECK(events.completed == 1);
     }
 }
 

@@ -64,6 +64,17 @@ TEST_CASE("environ: SERVER_NAME and SERVER_PORT come from Host, else the socket"
     CHECK(no_host.get("SERVER_PROTOCOL") == "HTTP/1.0");
 }
 
+TEST_CASE("environ: an absolute-form target's authority is the host, HTTP_HOST included (RFC 9112 3.2.2)") {
+    Environ absolute("GET http://example.com:8080/p HTTP/1.1\r\nHost: ignored\r\n\r\n");
+    CHECK(absolute.get("HTTP_HOST") == "example.com:8080");
+    CHECK(absolute.get("SERVER_NAME") == "example.com");
+    Environ no_header("GET http://example.com/p HTTP/1.1\r\n\r\n");
+    CHECK(no_header.get("HTTP_HOST") == "example.com");
+    CHECK(Environ("GET / HTTP/1.1\r\nHost: h:1\r\n\r\n").get("HTTP_HOST") == "h:1");
+    CHECK(Environ("GET / HTTP/1.1\r\nHost:\r\n\r\n").get("HTTP_HOST") == "");
+    CHECK_FALSE(Environ("GET / HTTP/1.0\r\n\r\n").has("HTTP_HOST"));
+}
+
 TEST_CASE("environ: headers as HTTP_*, repeats joined, underscores never exposed") {
     Environ e("GET / HTTP/1.1\r\nHost: x\r\nX-Trace-Id: a\r\nx-trace-id: b\r\nUser-Agent: t/1\r\n"
               "X_Smuggled: no\r\nContent-Type: text/plain\r\nContent-Length: 0\r\n\r\n");

@@ -188,6 +188,20 @@ struct Hooked : cppg::Router {
     }
 };
 
+// 405s made in every way an app can: an error handler that builds a fresh response, a
+// handler that answers 405 itself, a hook that turns a path off.
+struct Disabled : cppg::Router {
+    explicit Disabled(const cppg::Args&) {
+        get("/read-only", [] { return Response::text("ok"); });
+        route("/frozen", {"GET", "PUT"}, [](const Params&) { return Response::text("frozen", 405); });
+        before_request([]() -> std::optional<Response> {
+            if (cppg::request().path() == "/off") return Response::text("off", 405);
+            return std::nullopt;
+        });
+        error_handler(405, [](const cppg::HttpError&) { return Response::json({{"error", "method"}}, 405); });
+    }
+};
+
 std::string temp_dir() {
     char pattern[] = "/tmp/cppg-sdk-XXXXXX";
     return mkdtemp(pattern);
@@ -225,6 +239,27 @@ TEST_CASE("404 and 405 go through before_request, error handlers and after_reque
     CHECK(method.status() == 405);
     CHECK(method.header("Allow") == "GET, HEAD, OPTIONS");
     CHECK(method.json()["error"] == "method");
+}
+
+TEST_CASE("every 405 carries Allow, whoever made it (RFC 9110 15.5.6)") {
+    {
+        Client<Api> api;  // its error handler copies the router's Allow: not doubled
+        size_t allows = 0;
+        auto answer = api.del("/file");
+        for (const auto& [name, value] : answer.headers()) allows += name == "Allow";
+        CHECK(allows == 1);
+    }
+    Client<Disabled> c;
+    auto replaced = c.del("/read-only");  // the error handler's response has no Allow of its own
+    CHECK(replaced.status() == 405);
+    CHECK(replaced.json()["error"] == "method");
+    CHECK(replaced.header("Allow") == "GET, HEAD, OPTIONS");
+    auto itself = c.request({"PUT", "/frozen", {}, {}, false});
+    CHECK(itself.status() == 405);
+    CHECK(itself.header("Allow") == "GET, PUT, OPTIONS");
+    auto off = c.get("/off");  // no route: the resource allows no methods
+    CHECK(off.status() == 405);
+    CHECK(off.header("Allow") == "");
 }
 
 TEST_CASE("error handlers: by status, then by type, the most derived type first") {
