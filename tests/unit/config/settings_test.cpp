@@ -195,7 +195,7 @@ TEST_CASE("environment errors name the variable") {
     CHECK(error_of({"app.so"}, {{"CPPGUNICORN_CMD_ARGS", "other.so"}}).starts_with(
         "unexpected argument 'other.so' in environment CPPGUNICORN_CMD_ARGS"));
     CHECK(error_of({"app.so"}, {{"CPPGUNICORN_CMD_ARGS", "--bind '127.0.0.1:1"}}) ==
-          "unterminated quote in CPPGUNICORN_CMD_ARGS");
+          "unterminated quote in environment CPPGUNICORN_CMD_ARGS");
 }
 
 TEST_CASE("--check-config errors are flagged so the caller exits 1, not 2") {
