@@ -4,6 +4,11 @@
 set(CPACK_PACKAGE_NAME cppgunicorn)
 set(CPACK_PACKAGE_VENDOR "cppgunicorn")
 set(CPACK_PACKAGE_CONTACT "cppgunicorn maintainers <maintainers@cppgunicorn.org>")
+# MIT (Debian's name: Expat). A .deb's control file has no licence field: Debian reads it
+# from usr/share/doc/cppgunicorn/copyright (packaging/debian/copyright, DEP-5), which also
+# covers llhttp, compiled into the server. The generators that have one get it here.
+set(CPACK_RESOURCE_FILE_LICENSE ${PROJECT_SOURCE_DIR}/LICENSE)
+set(CPACK_RPM_PACKAGE_LICENSE "MIT")
 set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "pre-fork HTTP/1.1 application server for native app plugins")
 set(CPACK_DEBIAN_PACKAGE_DESCRIPTION
 "gunicorn's operating model with a native core: a master binds the sockets and
