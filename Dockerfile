@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # cppgunicorn in a container: build stage with the -dev packages, runtime stage with only the
 # runtime libraries, the server and the example apps.
 #

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # What `cmake --install` and the Debian package (cpack -G DEB) install:
 #   bin/cppgunicorn                     the server
 #   include/cppgunicorn/                the C ABI and the C++ SDK

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # The Debian package: in a Release build directory, `cpack -G DEB` writes
 # cppgunicorn_<version>_<arch>.deb. lintian reports no errors and no warnings on it
 # (packaging/tests/deb.sh checks that, installs it, builds an app against it and purges it).

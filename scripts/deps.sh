@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Installs the Debian packages a task needs, or says exactly how to.
 # Usage: scripts/deps.sh build|test|bench   (test and bench include build)
 set -euo pipefail

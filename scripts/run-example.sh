@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Installs what is missing, builds in Release and serves the hello example on 127.0.0.1:8000.
 set -euo pipefail
 cd "$(dirname "$0")/.."

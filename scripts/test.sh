@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Installs what is missing, builds, and runs every test:
 #   1. Release build (-Werror): unit tests, integration tests, the benchmark smoke test;
 #   2. the Debian package from that build (as root): lintian, install, an app built against

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The to-do API's unit tests: no server, no sockets; cppg::testing drives the app through
 // the same ABI a worker uses.
 #include <doctest/doctest.h>

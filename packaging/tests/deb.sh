@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The Debian package, end to end on this machine (needs root; changes the system and puts
 # it back): build it with cpack in a Release build directory, lintian with no error and no
 # warning, install it, build an app outside the tree with find_package(cppgunicorn) and with

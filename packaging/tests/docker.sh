@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The Docker image, built and run with podman (no Docker engine on these machines) from a
 # local debootstrap base image (no registry): it answers on a published loopback port, runs
 # as non-root, is under 150 MB, its HEALTHCHECK passes, the master as PID 1 reaps what an app

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The Debian package under real systemd (PID 1 in a privileged podman container): the
 # socket activates the service, a request is served, `systemctl reload`, a USR2 binary
 # upgrade that systemd follows (MAINPID), the watchdog, a template instance on its unix

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # systemd-analyze verify of every shipped unit, ExecStart pointed at the built binary:
 # it must exit 0 and print nothing (unknown keys and bad values are only printed).
 # Usage: packaging/tests/verify-units.sh BUILD_DIR

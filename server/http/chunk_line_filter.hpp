@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Chunk extensions with optional whitespace, as RFC 9112 7.1.1 allows them:
 //     chunk-ext = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] )
 // llhttp 8 refuses the whitespace ("5 ;a=b") that recipients must accept. This sits in front
