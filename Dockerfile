@@ -12,7 +12,7 @@
 FROM debian:bookworm-slim AS build
 RUN apt-get update \
  && apt-get install -y --no-install-recommends cmake make g++ pkg-config node-llhttp \
-      libuv1-dev libspdlog-dev libyaml-cpp-dev nlohmann-json3-dev libsystemd-dev \
+      libuv1-dev libspdlog-dev libyaml-cpp-dev nlohmann-json3-dev libsystemd-dev libsqlite3-dev \
  && rm -rf /var/lib/apt/lists/*
 COPY . /src
 RUN cmake -S /src -B /build -DCMAKE_BUILD_TYPE=Release -DCPPG_TESTS=OFF -DCMAKE_INSTALL_PREFIX=/usr \
