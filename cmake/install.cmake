@@ -6,7 +6,8 @@
 #   share/cppgunicorn/cmake/            the CMake package (find_package(cppgunicorn))
 #   share/pkgconfig/cppgunicorn.pc      for pkg-config users
 #   share/man/man1/cppgunicorn.1.gz     generated from the settings and signals tables
-#   share/doc/cppgunicorn/              docs, changelog, copyright
+#   share/doc/cppgunicorn/              README.md, docs/, examples/ (the source tree's layout,
+#                                       so relative links work), changelog, copyright
 #   <sysconf>/cppgunicorn/cppgunicorn.yaml and the systemd units (cmake/install_service_files.cmake)
 include(CMakePackageConfigHelpers)
 
@@ -16,8 +17,14 @@ set(CPPG_EXAMPLE_APPS hello echo isolation fanout routes hello_sdk)
 install(TARGETS cppgunicorn RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 install(DIRECTORY include/cppgunicorn DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(TARGETS ${CPPG_EXAMPLE_APPS} LIBRARY DESTINATION lib/cppgunicorn/examples)
+# Example sources: single files, and the app projects that build on their own against the
+# installed kit, tests included (packaging/tests/deb.sh builds and tests each one).
 install(FILES ${PROJECT_SOURCE_DIR}/examples/hello.c ${PROJECT_SOURCE_DIR}/examples/hello_sdk.cpp
         ${PROJECT_SOURCE_DIR}/examples/routes.cpp DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples)
+set(CPPG_EXAMPLE_PROJECTS standalone todo notes)
+foreach(project ${CPPG_EXAMPLE_PROJECTS})
+  install(DIRECTORY examples/${project} DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples)
+endforeach()
 
 # The CMake package: the exported sdk target, the config file and cppgunicorn_add_app.
 install(TARGETS cppgunicorn_sdk EXPORT cppgunicornTargets)
@@ -36,9 +43,13 @@ install(FILES ${CMAKE_BINARY_DIR}/packaging/cppgunicornConfig.cmake
 configure_file(packaging/pkgconfig/cppgunicorn.pc.in ${CMAKE_BINARY_DIR}/packaging/cppgunicorn.pc @ONLY)
 install(FILES ${CMAKE_BINARY_DIR}/packaging/cppgunicorn.pc DESTINATION ${CMAKE_INSTALL_DATADIR}/pkgconfig)
 
-install(FILES README.md docs/quickstart.md docs/settings.md docs/plugin-guide.md docs/plugin-abi.md
-              docs/deployment.md docs/signals.md docs/architecture.md docs/reliability.md docs/operations.md
-        DESTINATION ${CMAKE_INSTALL_DOCDIR})
+# The docs keep the tree's layout: README.md links docs/X.md, the docs link ../examples/.
+# packaging/tests/doc-links.py checks every relative link of the installed copy.
+file(GLOB CPPG_DOCS CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/docs/*.md)
+install(FILES README.md DESTINATION ${CMAKE_INSTALL_DOCDIR})
+install(FILES ${CPPG_DOCS} DESTINATION ${CMAKE_INSTALL_DOCDIR}/docs)
+# What docs/benchmarks.md's figures mean: every scenario, command line and column.
+install(FILES bench/README.md DESTINATION ${CMAKE_INSTALL_DOCDIR}/bench)
 install(FILES packaging/debian/copyright DESTINATION ${CMAKE_INSTALL_DOCDIR})
 
 # Generated from the tables at build time; the install-prefix paths go in at install time.

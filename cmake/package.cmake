@@ -26,7 +26,9 @@ set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SECTION httpd)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
-set(CPACK_DEBIAN_PACKAGE_SUGGESTS "nlohmann-json3-dev, cmake, g++, pkg-config")
+# What building an app needs; doctest-dev for the examples' tests, libsqlite3-dev for
+# examples/notes (share/doc/cppgunicorn/examples).
+set(CPACK_DEBIAN_PACKAGE_SUGGESTS "nlohmann-json3-dev, cmake, g++, pkg-config, doctest-dev, libsqlite3-dev")
 set(CPACK_STRIP_FILES ON)
 set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
