@@ -5,9 +5,12 @@
 #   docker build -t cppgunicorn .            (or: podman build --format docker -t cppgunicorn .)
 #   docker run --rm -p 127.0.0.1:8000:8000 cppgunicorn
 #
-# An app image on top:  FROM cppgunicorn / COPY myapp.so /app/ / CMD ["/app/myapp.so"]
-# (docs/deployment.md). The master runs as PID 1: it reaps every child, including processes
-# an app orphaned, and stops gracefully on TERM.
+# An app image on top: packaging/docker/app.Dockerfile, a template that builds the app
+# against the kit, installs the libraries it links and gives it a data volume
+# (docs/deployment.md, "Your app on top").
+#
+# The master runs as PID 1: it reaps every child, including processes an app orphaned, and
+# stops gracefully on TERM.
 
 FROM debian:bookworm-slim AS build
 RUN apt-get update \
