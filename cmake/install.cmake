@@ -4,6 +4,7 @@
 #   include/cppgunicorn/                the C ABI and the C++ SDK
 #   lib/cppgunicorn/examples/*.so       the example apps
 #   share/cppgunicorn/cmake/            the CMake package (find_package(cppgunicorn))
+#   share/cppgunicorn/systemd/          drop-ins to copy to /etc/systemd/system (data.conf)
 #   share/pkgconfig/cppgunicorn.pc      for pkg-config users
 #   share/man/man1/cppgunicorn.1.gz     generated from the settings and signals tables
 #   share/doc/cppgunicorn/              README.md, docs/, examples/ (the source tree's layout,
@@ -25,6 +26,10 @@ set(CPPG_EXAMPLE_PROJECTS standalone todo notes)
 foreach(project ${CPPG_EXAMPLE_PROJECTS})
   install(DIRECTORY examples/${project} DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples)
 endforeach()
+# A drop-in for cppgunicorn@NAME: a data directory the workers can write (docs/deployment.md).
+# Not under share/doc: minimal images (Debian's slim ones) leave the docs out.
+install(FILES "packaging/systemd/cppgunicorn@.service.d/data.conf"
+        DESTINATION "${CMAKE_INSTALL_DATADIR}/cppgunicorn/systemd/cppgunicorn@.service.d")
 
 # The CMake package: the exported sdk target, the config file and cppgunicorn_add_app.
 install(TARGETS cppgunicorn_sdk EXPORT cppgunicornTargets)

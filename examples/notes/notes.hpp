@@ -8,6 +8,7 @@
 // SQLite handle ever crosses a fork, even with --preload).
 //
 //   cppgunicorn --workers 2 --threads 4 notes.so -- /var/lib/app/notes.db [BUSY_TIMEOUT_MS]
+//   NOTES_DB=/var/lib/app/notes.db cppgunicorn notes.so     (or raw_env in a config file)
 //
 // Served as notes.so (notes.cpp); unit-tested in-process with cppg::testing (notes_test.cpp).
 #pragma once
@@ -17,6 +18,7 @@
 #include <cppgunicorn/router.hpp>
 
 #include <cstdint>
+#include <cstdlib>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -227,10 +229,18 @@ struct App : cppg::Router {
     static constexpr int kBusyTimeoutMs = 5000;
     ThreadConnections db;
 
-    // Arguments: the database file (notes.db in the working directory if none), and the
-    // busy timeout in milliseconds. Runs in the master with --preload: touches no file.
+    // The database file: the first argument, else $NOTES_DB (a config file can set it:
+    // raw_env), else notes.db in the working directory. Runs in the master with --preload:
+    // touches no file.
+    static std::string database_path(const cppg::Args& args) {
+        if (!args.empty()) return args[0];
+        const char* env = std::getenv("NOTES_DB");
+        return env && *env ? env : "notes.db";
+    }
+
+    // Arguments: the database file, and the busy timeout in milliseconds.
     explicit App(const cppg::Args& args)
-        : db(args.empty() ? "notes.db" : args[0], args.size() > 1 ? std::stoi(args[1]) : kBusyTimeoutMs) {
+        : db(database_path(args), args.size() > 1 ? std::stoi(args[1]) : kBusyTimeoutMs) {
         get("/", [] { return cppg::Response::json({{"notes", cppg::url_for("notes.list")}}); });
         mount("/notes", note_routes(db), "notes");
         error_handler<cppg::HttpError>([](const cppg::HttpError& e) {

@@ -84,6 +84,17 @@ TEST_CASE("notes: the data is in the file: the app started again finds it") {
     CHECK(again.get("/notes/1").json()["text"] == "kept");
 }
 
+TEST_CASE("notes: without an argument, the database is $NOTES_DB") {
+    TempDir dir;
+    setenv("NOTES_DB", dir.file("from-env.db").c_str(), 1);
+    {
+        Client c;
+        CHECK(c.post("/notes/", nlohmann::json{{"text", "x"}}).status() == 201);
+    }
+    unsetenv("NOTES_DB");
+    CHECK(std::filesystem::exists(dir.file("from-env.db")));
+}
+
 TEST_CASE("notes: the file is in WAL mode, and each app thread has its own connection") {
     TempDir dir;
     Client c({dir.file("notes.db")});

@@ -55,7 +55,8 @@ cppgunicorn --version
 for f in /usr/bin/cppgunicorn /lib/systemd/system/cppgunicorn.service /lib/systemd/system/cppgunicorn.socket \
          /lib/systemd/system/cppgunicorn@.service /lib/systemd/system/cppgunicorn@.socket \
          /usr/share/man/man1/cppgunicorn.1.gz /usr/share/pkgconfig/cppgunicorn.pc \
-         /usr/share/cppgunicorn/cmake/cppgunicornConfig.cmake /usr/lib/cppgunicorn/examples/hello.so; do
+         /usr/share/cppgunicorn/cmake/cppgunicornConfig.cmake /usr/lib/cppgunicorn/examples/hello.so \
+         /usr/share/cppgunicorn/systemd/cppgunicorn@.service.d/data.conf; do
   [[ -e "$f" ]] || fail "$f is not installed"
 done
 [[ -L /etc/systemd/system/sockets.target.wants/cppgunicorn.socket ]] || fail "postinst did not enable cppgunicorn.socket"
