@@ -35,14 +35,14 @@ for _ in $(seq 100); do
   fi
   sleep 0.1
 done
+try() { printf '  %-40s # %s\n' "$1" "$2" >&2; }
+printf '\nIt serves. Try, from another terminal:\n' >&2
+try "curl http://127.0.0.1:$port/" "Hello, World!"
+try "curl http://127.0.0.1:$admin/readyz" "the master's readiness: workers serving"
+try "curl http://127.0.0.1:$admin/livez" "the master's loop runs"
+try "curl http://127.0.0.1:$admin/metrics" "Prometheus metrics"
+try "curl http://127.0.0.1:$admin/status" "workers, threads, requests (?json for JSON)"
 cat >&2 <<EOF
-
-It serves. Try, from another terminal:
-  curl http://127.0.0.1:$port/                  # Hello, World!
-  curl http://127.0.0.1:$admin/readyz           # the master's readiness: workers serving
-  curl http://127.0.0.1:$admin/livez            # the master's loop runs
-  curl http://127.0.0.1:$admin/metrics          # Prometheus metrics
-  curl http://127.0.0.1:$admin/status           # workers, threads, requests (?json for JSON)
 
 Then: docs/quickstart.md (more examples, the flags you know from gunicorn),
 docs/plugin-guide.md (your own app, its tests), docs/deployment.md (systemd, Docker, nginx).
