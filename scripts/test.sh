@@ -18,7 +18,8 @@ jobs=$(nproc)
 run_suite() {  # name, build dir, extra cmake args...
   local name=$1 dir=$2; shift 2
   echo "=== $name ===" >&2
-  cmake -S . -B "$dir" -DCPPG_WERROR=ON "$@" >/dev/null
+  # CPPG_TESTS=ON: a build directory configured without tests by hand still gets them.
+  cmake -S . -B "$dir" -DCPPG_WERROR=ON -DCPPG_TESTS=ON "$@" >/dev/null
   cmake --build "$dir" -j"$jobs" >/dev/null
   (cd "$dir" && ctest --output-on-failure -j"$jobs" ${CPPG_CTEST_ARGS:-})
 }
