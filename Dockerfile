@@ -1,17 +1,21 @@
+# SPDX-License-Identifier: MIT
 # cppgunicorn in a container: build stage with the -dev packages, runtime stage with only the
 # runtime libraries, the server and the example apps.
 #
 #   docker build -t cppgunicorn .            (or: podman build --format docker -t cppgunicorn .)
 #   docker run --rm -p 127.0.0.1:8000:8000 cppgunicorn
 #
-# An app image on top:  FROM cppgunicorn / COPY myapp.so /app/ / CMD ["/app/myapp.so"]
-# (docs/deployment.md). The master runs as PID 1: it reaps every child, including processes
-# an app orphaned, and stops gracefully on TERM.
+# An app image on top: packaging/docker/app.Dockerfile, a template that builds the app
+# against the kit, installs the libraries it links and gives it a data volume
+# (docs/deployment.md, "Your app on top").
+#
+# The master runs as PID 1: it reaps every child, including processes an app orphaned, and
+# stops gracefully on TERM.
 
 FROM debian:bookworm-slim AS build
 RUN apt-get update \
  && apt-get install -y --no-install-recommends cmake make g++ pkg-config node-llhttp \
-      libuv1-dev libspdlog-dev libyaml-cpp-dev nlohmann-json3-dev libsystemd-dev \
+      libuv1-dev libspdlog-dev libyaml-cpp-dev nlohmann-json3-dev libsystemd-dev libsqlite3-dev \
  && rm -rf /var/lib/apt/lists/*
 COPY . /src
 RUN cmake -S /src -B /build -DCMAKE_BUILD_TYPE=Release -DCPPG_TESTS=OFF -DCMAKE_INSTALL_PREFIX=/usr \

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Hello-world throughput benchmark: cppgunicorn against nginx on the same machine.
 #
 # Both servers answer GET / with "Hello, World!\n" from a single worker thread, and wrk drives

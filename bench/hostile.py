@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Hostile clients beside a normal one (issue 11, item 5): the normal client's throughput
 alone, then beside 500 slowloris, 300 slow-body, 1,000 idle and 50 non-reading clients,
 then the server's descriptors and memory once they are gone. Standard library and wrk only.

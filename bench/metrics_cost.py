@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """The cost of --metrics: the hello app under wrk with metrics on and off, in interleaved
 rounds, each on a fresh server; reports the server's CPU time per request (master and
 workers, from /proc) and requests per second, as medians, and the difference.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The benchmark suite in one command: installs the peers (nginx, gunicorn + Flask, uWSGI, wrk),
 # builds cppgunicorn in Release if needed, then runs bench/suite.py with the given options.
 #   bench/run.sh [--smoke] [--rounds N] [--duration S] [--scenarios a,b,...] [--json FILE] ...

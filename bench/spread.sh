@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # How evenly do requests spread over the workers? Runs cppgunicorn with 4 workers x 2
 # threads, drives it with wrk, and counts the requests each worker served from the access
 # log (%(p)s is the worker's pid).

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """cppgunicorn side by side with nginx, gunicorn (+Flask) and uWSGI: scenarios (a)-(h).
 
     bench/run.sh [options]            # installs the peers, builds, then runs this

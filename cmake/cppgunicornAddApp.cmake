@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # cppgunicorn_add_app(NAME SOURCES...): builds an app plugin, NAME.so, for cppgunicorn.
 #
 # A MODULE library (loaded with dlopen, never linked against), named without the "lib"

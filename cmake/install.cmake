@@ -1,11 +1,14 @@
+# SPDX-License-Identifier: MIT
 # What `cmake --install` and the Debian package (cpack -G DEB) install:
 #   bin/cppgunicorn                     the server
 #   include/cppgunicorn/                the C ABI and the C++ SDK
 #   lib/cppgunicorn/examples/*.so       the example apps
 #   share/cppgunicorn/cmake/            the CMake package (find_package(cppgunicorn))
+#   share/cppgunicorn/systemd/          drop-ins to copy to /etc/systemd/system (data.conf)
 #   share/pkgconfig/cppgunicorn.pc      for pkg-config users
 #   share/man/man1/cppgunicorn.1.gz     generated from the settings and signals tables
-#   share/doc/cppgunicorn/              docs, changelog, copyright
+#   share/doc/cppgunicorn/              README.md, docs/, examples/ (the source tree's layout,
+#                                       so relative links work), changelog, copyright
 #   <sysconf>/cppgunicorn/cppgunicorn.yaml and the systemd units (cmake/install_service_files.cmake)
 include(CMakePackageConfigHelpers)
 
@@ -15,8 +18,18 @@ set(CPPG_EXAMPLE_APPS hello echo isolation fanout routes hello_sdk)
 install(TARGETS cppgunicorn RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 install(DIRECTORY include/cppgunicorn DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(TARGETS ${CPPG_EXAMPLE_APPS} LIBRARY DESTINATION lib/cppgunicorn/examples)
+# Example sources: single files, and the app projects that build on their own against the
+# installed kit, tests included (packaging/tests/deb.sh builds and tests each one).
 install(FILES ${PROJECT_SOURCE_DIR}/examples/hello.c ${PROJECT_SOURCE_DIR}/examples/hello_sdk.cpp
         ${PROJECT_SOURCE_DIR}/examples/routes.cpp DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples)
+set(CPPG_EXAMPLE_PROJECTS standalone todo notes)
+foreach(project ${CPPG_EXAMPLE_PROJECTS})
+  install(DIRECTORY examples/${project} DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples)
+endforeach()
+# A drop-in for cppgunicorn@NAME: a data directory the workers can write (docs/deployment.md).
+# Not under share/doc: minimal images (Debian's slim ones) leave the docs out.
+install(FILES "packaging/systemd/cppgunicorn@.service.d/data.conf"
+        DESTINATION "${CMAKE_INSTALL_DATADIR}/cppgunicorn/systemd/cppgunicorn@.service.d")
 
 # The CMake package: the exported sdk target, the config file and cppgunicorn_add_app.
 install(TARGETS cppgunicorn_sdk EXPORT cppgunicornTargets)
@@ -35,9 +48,13 @@ install(FILES ${CMAKE_BINARY_DIR}/packaging/cppgunicornConfig.cmake
 configure_file(packaging/pkgconfig/cppgunicorn.pc.in ${CMAKE_BINARY_DIR}/packaging/cppgunicorn.pc @ONLY)
 install(FILES ${CMAKE_BINARY_DIR}/packaging/cppgunicorn.pc DESTINATION ${CMAKE_INSTALL_DATADIR}/pkgconfig)
 
-install(FILES README.md docs/quickstart.md docs/settings.md docs/plugin-guide.md docs/plugin-abi.md
-              docs/deployment.md docs/signals.md docs/architecture.md docs/reliability.md docs/operations.md
-        DESTINATION ${CMAKE_INSTALL_DOCDIR})
+# The docs keep the tree's layout: README.md links docs/X.md, the docs link ../examples/.
+# packaging/tests/doc-links.py checks every relative link of the installed copy.
+file(GLOB CPPG_DOCS CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/docs/*.md)
+install(FILES README.md DESTINATION ${CMAKE_INSTALL_DOCDIR})
+install(FILES ${CPPG_DOCS} DESTINATION ${CMAKE_INSTALL_DOCDIR}/docs)
+# What docs/benchmarks.md's figures mean: every scenario, command line and column.
+install(FILES bench/README.md DESTINATION ${CMAKE_INSTALL_DOCDIR}/bench)
 install(FILES packaging/debian/copyright DESTINATION ${CMAKE_INSTALL_DOCDIR})
 
 # Generated from the tables at build time; the install-prefix paths go in at install time.

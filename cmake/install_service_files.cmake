@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Runs at install time (cmake --install, or cpack staging with DESTDIR), when the real
 # prefix is known: fills it into the systemd units, the config file and the man page, and
 # installs them. With the prefix /usr (the Debian package) the config goes to /etc and the

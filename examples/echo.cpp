@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Answers every request with 200 and a JSON description of it, body included (base64);
 // the URL and header values as latin-1 code points, as WSGI gives them.
 #include <cppgunicorn/sdk.hpp>

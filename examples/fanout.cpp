@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Fans a request out to the worker's shared executor: `calls` simulated I/O calls of `ms`
 // milliseconds each run in parallel, so the answer takes about `ms`, not calls x ms, while
 // the pool has room. GET /?calls=4&ms=50 -> {"calls":4,"ms":50,"elapsed_ms":51}

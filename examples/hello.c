@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The smallest cppgunicorn app, in plain C against the ABI: 200 "Hello, World!\n". */
 #include <cppgunicorn/app.h>
 

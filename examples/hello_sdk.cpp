@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Hello, World! on the C++ SDK's router: the Flask-sized version of examples/hello.c.
 #include <cppgunicorn/router.hpp>
 

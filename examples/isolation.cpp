@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The LocalStack demo as an app: each request stores its own id in g() and in the request
 // context, sleeps, then checks from deep in its call stack, and from a task on the shared
 // executor, that it still sees its own request and nobody else's.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A small API on the SDK's router: typed path parameters, methods, JSON, forms, cookies,
 // streaming, hooks and error handlers, and the context accessors instead of arguments.
 #include <cppgunicorn/router.hpp>

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Installs the Debian packages a task needs, or says exactly how to.
 # Usage: scripts/deps.sh build|test|bench   (test and bench include build)
 set -euo pipefail
 
+# libsqlite3-dev: for examples/notes only (the server does not link it).
 build_pkgs=(cmake make g++ pkg-config node-llhttp libuv1-dev libspdlog-dev libyaml-cpp-dev
-            doctest-dev nlohmann-json3-dev libsystemd-dev)
+            doctest-dev nlohmann-json3-dev libsystemd-dev libsqlite3-dev)
 test_pkgs=(python3 curl clang libclang-rt-14-dev nginx-light wrk systemd lintian gunicorn python3-prometheus-client yamllint)
 bench_pkgs=(nginx-light wrk gunicorn python3-flask uwsgi uwsgi-plugin-python3 curl python3)
 

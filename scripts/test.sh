@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Installs what is missing, builds, and runs every test:
 #   1. Release build (-Werror): unit tests, integration tests, the benchmark smoke test;
 #   2. the Debian package from that build (as root): lintian, install, an app built against
@@ -17,7 +18,8 @@ jobs=$(nproc)
 run_suite() {  # name, build dir, extra cmake args...
   local name=$1 dir=$2; shift 2
   echo "=== $name ===" >&2
-  cmake -S . -B "$dir" -DCPPG_WERROR=ON "$@" >/dev/null
+  # CPPG_TESTS=ON: a build directory configured without tests by hand still gets them.
+  cmake -S . -B "$dir" -DCPPG_WERROR=ON -DCPPG_TESTS=ON "$@" >/dev/null
   cmake --build "$dir" -j"$jobs" >/dev/null
   (cd "$dir" && ctest --output-on-failure -j"$jobs" ${CPPG_CTEST_ARGS:-})
 }

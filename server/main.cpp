@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // cppgunicorn: wires the settings, logs, listeners, app plugin and worker together.
 #include <algorithm>
 #include <csignal>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The benchmark suite's app (bench/suite.py):
 //   GET /            200 "Hello, World!\n"
 //   GET /sleep?ms=N  blocks the app thread N ms, then 200 "slept\n"

@@ -1,1 +1,2 @@
+# SPDX-License-Identifier: MIT
 """Helpers of bench/suite.py: process accounting, servers, load generators, report."""

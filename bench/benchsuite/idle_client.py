@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Holds many idle keep-alive connections open to a server, for bench/suite.py scenario (d).
 
     python3 idle_client.py PORT COUNT DEADLINE_S

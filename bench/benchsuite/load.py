@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Load generators: wrk, the idle-connection client, the streaming echo client, fan-out GETs."""
 import json
 import re

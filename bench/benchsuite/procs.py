@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Process trees, CPU time and memory of servers, read from /proc."""
 import os
 import time

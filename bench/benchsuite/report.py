@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Medians over rounds, the markdown report and the targets table of bench/suite.py."""
 import statistics
 

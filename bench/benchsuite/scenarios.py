@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The scenarios (a)-(h) of bench/suite.py, run in interleaved rounds.
 
 Each scenario starts its servers one after another (so startup times do not compete), then

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The servers under test: their command lines, and starting, checking and stopping them."""
 import os
 import re

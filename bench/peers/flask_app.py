@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Flask hello world for gunicorn (bench/suite.py): GET / -> 200 "Hello, World!\n"."""
 from flask import Flask
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Plain WSGI twin of bench/apps/bench_app.cpp, for gunicorn and uWSGI (bench/suite.py).
 
 GET /            200 "Hello, World!\n"

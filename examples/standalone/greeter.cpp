@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A small app on the C++ SDK, built against the installed kit (see CMakeLists.txt):
 // GET /hello/<name> answers in text, GET /hello/<name>/json in JSON.
 #include <cppgunicorn/router.hpp>

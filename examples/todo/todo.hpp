@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A JSON to-do API on the SDK: CRUD under a blueprint, per-worker state behind its own lock,
 // error handlers that answer JSON, fan-out to the shared executor, and request ids in logs
 // and responses. Served as todo.so (todo.cpp); unit-tested in-process with cppg::testing

@@ -1,5 +1,7 @@
+// SPDX-License-Identifier: MIT
 // The to-do API's unit tests: no server, no sockets; cppg::testing drives the app through
-// the same ABI a worker uses.
+// the same ABI a worker uses. One file, main included: what an app's test program needs.
+#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
 #include <cppgunicorn/testing.hpp>

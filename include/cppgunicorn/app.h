@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cppgunicorn application ABI, version 1.
  *

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Flask's application and request contexts for cppgunicorn apps.
 //
 // For every request the SDK pushes an AppContext and a RequestContext on the handling

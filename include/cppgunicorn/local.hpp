@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Per-thread isolated storage, werkzeug's Local and LocalStack in C++.
 //
 //   cppg::Local<int> counter;            // one int per thread, per Local object

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // What a router app's route returns, and the standard ways to build it:
 //
 //   Response::text("hi")                 Response::json({{"id", 1}}, 201)

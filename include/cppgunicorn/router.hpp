@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Flask-like routing for cppgunicorn apps, on top of sdk.hpp:
 //
 //   struct Api : cppg::Router {

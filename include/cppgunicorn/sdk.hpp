@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // cppgunicorn C++ SDK: a thin, header-only layer over the C ABI in app.h.
 //
 //   struct Hello {

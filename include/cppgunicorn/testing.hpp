@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // cppg::testing: run an app in your unit tests, without a server or a socket (Flask's
 // app.test_client()).
 //

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The packaged config file, as rendered from the settings table: as shipped it passes
 # --check-config (its app loads); with every "#name: value" line uncommented each of those
 # is a real setting that validates (--print-config), and none is missing.

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The Debian package, end to end on this machine (needs root; changes the system and puts
 # it back): build it with cpack in a Release build directory, lintian with no error and no
-# warning, install it, build an app outside the tree with find_package(cppgunicorn) and with
-# pkg-config, serve both and the packaged config with the installed binary, verify the
-# installed units, then purge and check that nothing is left in /usr, /etc or the unit dirs.
+# warning, install it, check every relative link of the installed docs, build each installed
+# example project (share/doc/cppgunicorn/examples) against the installed kit and run its unit
+# tests, build an app with pkg-config, serve them and the packaged config with the installed
+# binary, verify the installed units, then purge and check that nothing is left in /usr,
+# /etc or the unit dirs.
 # Usage: packaging/tests/deb.sh BUILD_DIR
 set -euo pipefail
 build=$(cd "$1" && pwd)
@@ -52,7 +55,8 @@ cppgunicorn --version
 for f in /usr/bin/cppgunicorn /lib/systemd/system/cppgunicorn.service /lib/systemd/system/cppgunicorn.socket \
          /lib/systemd/system/cppgunicorn@.service /lib/systemd/system/cppgunicorn@.socket \
          /usr/share/man/man1/cppgunicorn.1.gz /usr/share/pkgconfig/cppgunicorn.pc \
-         /usr/share/cppgunicorn/cmake/cppgunicornConfig.cmake /usr/lib/cppgunicorn/examples/hello.so; do
+         /usr/share/cppgunicorn/cmake/cppgunicornConfig.cmake /usr/lib/cppgunicorn/examples/hello.so \
+         /usr/share/cppgunicorn/systemd/cppgunicorn@.service.d/data.conf; do
   [[ -e "$f" ]] || fail "$f is not installed"
 done
 [[ -L /etc/systemd/system/sockets.target.wants/cppgunicorn.socket ]] || fail "postinst did not enable cppgunicorn.socket"
@@ -64,15 +68,30 @@ out=$(cd "$tmp" && cp /lib/systemd/system/cppgunicorn@.service cppgunicorn@demo.
   { echo "$out"; fail "systemd-analyze verify"; }
 [[ -z "$out" ]] || { echo "$out"; fail "systemd-analyze verify printed something"; }
 
-step "an app outside the tree: find_package(cppgunicorn) + cppgunicorn_add_app"
-cp -r "$src/examples/standalone" "$tmp/greeter"
-cmake -S "$tmp/greeter" -B "$tmp/greeter/build" -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build "$tmp/greeter/build" >/dev/null
-[[ -f "$tmp/greeter/build/greeter.so" ]] || fail "cppgunicorn_add_app did not make greeter.so"
+docs=/usr/share/doc/cppgunicorn
+step "the installed docs: every relative link resolves inside $docs"
+/usr/bin/python3 "$src/packaging/tests/doc-links.py" "$docs"
+
+step "the installed example projects, built against the installed kit, with their unit tests"
+# As an app author starts: a copy of the example (the doc dir stays as the package left it).
+for example in standalone todo notes; do
+  [[ -f "$docs/examples/$example/CMakeLists.txt" ]] || fail "examples/$example is not installed"
+  cp -r "$docs/examples/$example" "$tmp/$example"
+  log="$tmp/$example.build.log"
+  { cmake -S "$tmp/$example" -B "$tmp/$example/build" -DCMAKE_BUILD_TYPE=Release &&
+    cmake --build "$tmp/$example/build" -j"$(nproc)"; } > "$log" 2>&1 || { cat "$log"; fail "examples/$example does not build"; }
+  if [[ $example == standalone ]]; then
+    echo "$example: $(cd "$tmp/$example/build" && ls ./*.so)"
+  else
+    (cd "$tmp/$example/build" && ctest --output-on-failure > "$log" 2>&1) || { cat "$log"; fail "examples/$example: its tests fail"; }
+    echo "$example: $(cd "$tmp/$example/build" && ls ./*.so); $(grep -o '[0-9]*% tests passed.*' "$log")"
+  fi
+done
+[[ -f "$tmp/standalone/build/greeter.so" ]] || fail "cppgunicorn_add_app did not make greeter.so"
 
 step "an app outside the tree: pkg-config"
 g++ -shared -fPIC -fvisibility=hidden $(pkg-config --cflags cppgunicorn) \
-    "$src/examples/standalone/greeter.cpp" -o "$tmp/greeter-pc.so"
+    "$docs/examples/standalone/greeter.cpp" -o "$tmp/greeter-pc.so"
 [[ $(pkg-config --variable=abi_version cppgunicorn) == 1 ]] || fail "pkg-config abi_version"
 
 free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -95,7 +114,7 @@ serve() {
   body=$(curl -fsS "http://127.0.0.1:$port$path") || { cat "$tmp/$name.log"; fail "$name: no answer"; }
   [[ "$body" == "$expected" ]] || fail "$name: got '$body', expected '$expected'"
   echo "$name: GET $path -> $body"
-  SERVED_PID=$pid
+  SERVED_PID=$pid SERVED_PORT=$port
 }
 stop() {
   kill -TERM "$1"
@@ -105,7 +124,14 @@ stop() {
 }
 
 step "serve them with the installed binary"
-serve cmake-app /hello/deb "Hello, deb!" --workers 2 "$tmp/greeter/build/greeter.so"
+serve cmake-app /hello/deb "Hello, deb!" --workers 2 "$tmp/standalone/build/greeter.so"
+stop "$SERVED_PID"
+# The SQLite example, its database in a directory of the test's own.
+mkdir -p "$tmp/notes-data"
+serve notes-app /notes/ '{"items":[]}' --workers 2 --threads 2 "$tmp/notes/build/notes.so" -- "$tmp/notes-data/notes.db"
+created=$(curl -fsS -H 'Content-Type: application/json' -d '{"text":"from the package"}' "http://127.0.0.1:$SERVED_PORT/notes/")
+echo "notes-app: POST /notes/ -> $created"
+[[ $created == *'"text":"from the package"'* ]] || fail "notes-app: unexpected answer"
 stop "$SERVED_PID"
 serve pkgconfig-app /hello/pc/json '{"greeting":"Howdy","name":"pc"}' "$tmp/greeter-pc.so" -- Howdy
 stop "$SERVED_PID"

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The Docker image, built and run with podman (no Docker engine on these machines) from a
 # local debootstrap base image (no registry): it answers on a published loopback port, runs
 # as non-root, is under 150 MB, its HEALTHCHECK passes, the master as PID 1 reaps what an app
 # orphans, and `podman stop` ends it gracefully, in-flight request completed, long before
-# the kill timeout. Also builds an app image on top (FROM the image, COPY an app .so).
-# Usage: packaging/tests/docker.sh BUILD_DIR   (root; about 5 minutes the first time)
+# the kill timeout. Also builds an app image on top (FROM the image, COPY an app .so), and
+# the app template packaging/docker/app.Dockerfile with the notes example (SQLite): it
+# serves as non-root, its data is in a volume, and a new container on that volume finds it.
+# Usage: packaging/tests/docker.sh BUILD_DIR   (root; about 8 minutes the first time)
 set -euo pipefail
 build=$(cd "$1" && pwd)
 src=$(cd "$(dirname "$0")/../.." && pwd)
@@ -95,7 +98,10 @@ printf 'FROM %s\nCOPY testkit.so /app/\nCMD ["/app/testkit.so"]\n' "$image" > "$
 podman build --pull=never --format docker -t localhost/cppgunicorn-testkit:test "$ctx" >/dev/null
 
 port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-cleanup() { for c in cg-hello cg-testkit; do podman rm -f "$c" >/dev/null 2>&1 || true; done; }
+cleanup() {
+  for c in cg-hello cg-testkit cg-notes; do podman rm -f "$c" >/dev/null 2>&1 || true; done
+  podman volume rm -f cg-notes-data >/dev/null 2>&1 || true
+}
 trap cleanup EXIT
 cleanup
 
@@ -144,4 +150,44 @@ echo "podman stop took ${elapsed} s (kill timeout 30 s); exit code $code; in-fli
 [[ $(cat "$work/slow.code") == 200 ]] || fail "the in-flight request was lost"
 awk -v e="$elapsed" 'BEGIN { exit !(e < 10) }' || fail "the stop took $elapsed s"
 podman logs cg-testkit 2>&1 | tail -n 6
+
+step "the app template (packaging/docker/app.Dockerfile): examples/notes, its data in a volume"
+notes_image=localhost/cppgunicorn-notes:test
+ctx="$work/notes-image"
+rm -rf "$ctx" && mkdir -p "$ctx"
+rm -f "$build"/cppgunicorn_*.deb
+(cd "$build" && cpack -G DEB >/dev/null 2>&1) || fail "cpack"
+cp "$build"/cppgunicorn_*_"$(dpkg --print-architecture)".deb "$ctx/cppgunicorn.deb"
+cp -r "$src/examples/notes" "$ctx/app"
+start=$(date +%s)
+podman build --pull=never --format docker --network host --build-arg SERVER_IMAGE="$image" \
+    -f "$src/packaging/docker/app.Dockerfile" -t "$notes_image" "$ctx" > "$work/notes-build.log" 2>&1 ||
+  { tail -n 40 "$work/notes-build.log"; fail "app image build"; }
+echo "built in $(( $(date +%s) - start )) s (the app's unit tests ran in the build: $(grep -o '[0-9]*% tests passed.*' "$work/notes-build.log"));" \
+     "image size $(( $(podman image inspect --format '{{.Size}}' "$notes_image") / 1000000 )) MB"
+podman volume create cg-notes-data >/dev/null
+run_notes() {
+  podman run -d --name cg-notes --network bridge -p "127.0.0.1:$port:8000" -v cg-notes-data:/var/lib/app "$notes_image" >/dev/null
+  for _ in $(seq 100); do curl -fsS "http://127.0.0.1:$port/notes/" >/dev/null 2>&1 && return 0; sleep 0.1; done
+  podman logs cg-notes; fail "the notes image does not answer"
+}
+run_notes
+created=$(curl -fsS -H 'Content-Type: application/json' -d '{"text":"kept in the volume"}' "http://127.0.0.1:$port/notes/") ||
+  { podman logs cg-notes; fail "POST /notes/"; }
+echo "POST /notes/ -> $created"
+podman top cg-notes user pid args
+podman top cg-notes user | tail -n +2 | grep -qv '^cppgunicorn' && fail "a process runs as another user"
+[[ $(podman exec cg-notes id -u) == 10001 ]] || fail "not running as uid 10001"
+podman exec cg-notes ls -ln /var/lib/app
+podman exec cg-notes sh -c 'test "$(stat -c %u /var/lib/app/notes.db)" = 10001' || fail "the database does not belong to uid 10001"
+podman healthcheck run cg-notes && echo "HEALTHCHECK: healthy" || fail "the health check failed"
+podman stop -t 30 cg-notes >/dev/null
+[[ $(podman inspect --format '{{.State.ExitCode}}' cg-notes) == 0 ]] || fail "the notes container did not stop cleanly"
+podman rm cg-notes >/dev/null
+echo "container stopped (exit 0) and removed; a new one on the same volume:"
+run_notes
+kept=$(curl -fsS "http://127.0.0.1:$port/notes/1") || { podman logs cg-notes; fail "GET /notes/1 after the restart"; }
+echo "GET /notes/1 -> $kept"
+[[ $kept == *'"text":"kept in the volume"'* ]] || fail "the note did not survive the restart"
+podman logs cg-notes 2>&1 | grep -m 2 'database' || true
 echo "docker.sh: all checks passed"

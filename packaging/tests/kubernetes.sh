@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The Kubernetes manifests (packaging/kubernetes) and the alert rules, checked offline:
 # yamllint, and each object validated against the Kubernetes API schemas (npm package
 # kubernetes-models, installed into WORK_DIR from the npm registry on first use).

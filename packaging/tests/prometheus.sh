@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # A real Prometheus (Debian's) scraping a real server's admin listener: promtool checks the
 # alert rules, Prometheus loads them and scrapes /metrics every second, and every metric
 # family of docs/operations.md must then be queryable. Run with CPPG_FULL=1 scripts/test.sh

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The Debian package under real systemd (PID 1 in a privileged podman container): the
 # socket activates the service, a request is served, `systemctl reload`, a USR2 binary
 # upgrade that systemd follows (MAINPID), the watchdog, a template instance on its unix
-# socket, and `systemctl stop`. Prints what it sees; docs/deployment.md records a run.
+# socket, an instance that keeps data (examples/notes, SQLite) with the data drop-in: it
+# cannot write without it, writes with it and finds its data after a restart; and
+# `systemctl stop`. Prints what it sees; docs/deployment.md records a run.
 # Usage: packaging/tests/systemd-e2e.sh BUILD_DIR   (root; uses the base image docker.sh makes)
 set -euo pipefail
 build=$(cd "$1" && pwd)
@@ -27,10 +30,13 @@ rm -f "$build"/cppgunicorn_*.deb
 ctx="$work/systemd-image"
 rm -rf "$ctx" && mkdir -p "$ctx"
 cp "$build"/cppgunicorn_*.deb "$ctx/cppgunicorn.deb"
+cp "$build/examples/notes.so" "$ctx/"
 cat > "$ctx/Dockerfile" <<'DOCKERFILE'
 FROM debian:bookworm-slim
 RUN apt-get update && apt-get install -y --no-install-recommends systemd systemd-sysv curl procps \
+      libsqlite3-0 \
  && rm -rf /var/lib/apt/lists/*
+COPY notes.so /srv/notes/notes.so
 COPY cppgunicorn.deb /tmp/
 RUN apt-get update && apt-get install -y --no-install-recommends /tmp/cppgunicorn.deb \
  && rm -rf /var/lib/apt/lists/* /tmp/cppgunicorn.deb
@@ -120,6 +126,42 @@ out=$(in_ct curl -fsS --unix-socket /run/cppgunicorn-demo.sock -d 'hi' http://de
 echo "POST /x on the unix socket -> ${out:0:120}"
 echo "cppgunicorn@demo.service: $(show cppgunicorn@demo.service ActiveState), StatusText=$(show cppgunicorn@demo.service StatusText)"
 in_ct systemctl stop cppgunicorn@demo.socket cppgunicorn@demo.service
+
+step "an instance with data: cppgunicorn@notes (examples/notes, SQLite in /var/lib/cppgunicorn/notes)"
+in_ct sh -c 'sed "s|^app: .*|app: \"/srv/notes/notes.so\"|" /etc/cppgunicorn/cppgunicorn.yaml > /etc/cppgunicorn/notes.yaml &&
+             echo "raw_env: [\"NOTES_DB=/var/lib/cppgunicorn/notes/notes.db\"]" >> /etc/cppgunicorn/notes.yaml'
+# Without the drop-in, even a directory that belongs to www-data is read-only under
+# ProtectSystem=strict: the workers cannot create the database and the boot fails.
+in_ct install -d -o www-data -g www-data -m 0750 /var/lib/cppgunicorn/notes
+in_ct systemctl start cppgunicorn@notes.socket
+notes() { in_ct curl -fsS --max-time 10 --unix-socket /run/cppgunicorn-notes.sock "$@"; }
+notes http://notes/notes/ >/dev/null 2>&1 && fail "cppgunicorn@notes served without the drop-in"
+wait_for 10 "the failed boot in the journal" sh -c "podman exec cg-sd journalctl -u cppgunicorn@notes.service -o cat | grep -q 'cannot open /var/lib/cppgunicorn/notes/notes.db'"
+echo "without the drop-in: $(in_ct journalctl -u cppgunicorn@notes.service -o cat | grep -m 1 -o 'worker_start failed: cannot open.*')"
+in_ct systemctl stop cppgunicorn@notes.socket cppgunicorn@notes.service
+in_ct systemctl reset-failed cppgunicorn@notes.socket cppgunicorn@notes.service 2>/dev/null || true
+in_ct rm -rf /var/lib/cppgunicorn/notes
+# The shipped drop-in, installed as the guide says.
+in_ct install -D -m 0644 "/usr/share/cppgunicorn/systemd/cppgunicorn@.service.d/data.conf" \
+    /etc/systemd/system/cppgunicorn@notes.service.d/data.conf
+in_ct systemctl daemon-reload
+in_ct systemctl start cppgunicorn@notes.socket
+created=$(notes -H 'Content-Type: application/json' -d '{"text":"kept by systemd"}' http://notes/notes/) ||
+  fail "no answer from cppgunicorn@notes"
+echo "with the drop-in: POST /notes/ -> $created"
+in_ct ls -ln /var/lib/cppgunicorn/notes
+for f in /var/lib/cppgunicorn/notes /var/lib/cppgunicorn/notes/notes.db; do
+  [[ $(in_ct stat -c %U "$f") == www-data ]] || fail "$f does not belong to www-data"
+done
+first=$(show cppgunicorn@notes.service MainPID)
+in_ct systemctl restart cppgunicorn@notes.service
+wait_for 10 "cppgunicorn@notes active again" sh -c "[ \"\$(podman exec cg-sd systemctl show -p SubState --value cppgunicorn@notes.service)\" = running ]"
+kept=$(notes http://notes/notes/1) || fail "no answer after the restart"
+echo "after systemctl restart (MainPID $first -> $(show cppgunicorn@notes.service MainPID)): GET /notes/1 -> $kept"
+[[ $kept == *'"text":"kept by systemd"'* ]] || fail "the note did not survive the restart"
+[[ $(in_ct stat -c %U /var/lib/cppgunicorn/notes/notes.db) == www-data ]] || fail "the restart changed the database's owner"
+echo "the database still belongs to www-data"
+in_ct systemctl stop cppgunicorn@notes.socket cppgunicorn@notes.service
 
 step "systemctl stop: STOPPING=1, graceful, exit 0"
 start=$EPOCHREALTIME

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The bytes of an app file, captured once by the master in an anonymous in-memory file
 // (memfd). Workers load the app from the image, never from the path: a file rewritten or
 // replaced on disk changes nothing until a reload captures it again, and a reload that fails

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "app/plugin.hpp"
 
 #include <cxxabi.h>

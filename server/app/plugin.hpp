@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Loading an app plugin (dlopen) and calling its descriptor through the v1 ABI.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "config/address.hpp"
 
 #include <arpa/inet.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Parsing of --bind addresses.
 #pragma once
 

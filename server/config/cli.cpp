@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "config/cli.hpp"
 
 #include <algorithm>

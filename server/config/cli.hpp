@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Command-line arguments, parsed from the settings table:
 //   cppgunicorn [OPTIONS] APP.so [-- APP_ARGS...]
 // The same parser reads CPPGUNICORN_CMD_ARGS. It only collects assignments; the loader

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "config/docs.hpp"
 
 #include <algorithm>

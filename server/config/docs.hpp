@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The settings reference, rendered from config/settings.def for docs/settings.md and the
 // man page, so that the documentation cannot drift from the code.
 #pragma once

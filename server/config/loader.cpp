@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "config/loader.hpp"
 
 #include <unistd.h>

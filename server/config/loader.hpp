@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Where settings come from and in which order. Precedence, lowest first:
 //   defaults < config file (-c) < CPPGUNICORN_<NAME> < CPPGUNICORN_CMD_ARGS < command line
 // as gunicorn's load_config does (command line > environment > file > defaults).

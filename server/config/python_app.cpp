@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "config/python_app.hpp"
 
 #include <unistd.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // gunicorn's APP argument: `cppgunicorn myproject.wsgi:application` names a Python WSGI app,
 // not a plugin file. Such an app is served by the WSGI bridge plugin (plugins/wsgi/), which
 // is given the app and the Python settings as its arguments.

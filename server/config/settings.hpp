@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The Settings struct and the table that describes it, both generated from
 // config/settings.def so that a setting is declared in exactly one place.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // cppg_settings_doc: renders what is generated from the settings table (and the signals
 // table) into a template, on standard output:
 //   markdown TEMPLATE   docs/settings.md      (marker @SETTINGS_REFERENCE@)

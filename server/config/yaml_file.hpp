@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Reading settings from a YAML file: a mapping of setting names to values.
 #pragma once
 

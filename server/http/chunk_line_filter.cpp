@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "http/chunk_line_filter.hpp"
 
 #include <algorithm>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Chunk size lines, read here by RFC 9112 7.1 and 7.1.1 rather than by llhttp:
 //     chunk-size [ chunk-ext ] CRLF
 //     chunk-ext  = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] )

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "http/environ.hpp"
 
 namespace cppg::http {

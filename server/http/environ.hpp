@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The CGI/WSGI environ of a request: what an app reads through the ABI's environ_get. A pure
 // function of the parsed request and what the server knows of the connection, so that the
 // rules (PATH_INFO, SERVER_NAME from Host, HTTP_* names, joined repeats) are tested alone.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "http/field_line_filter.hpp"
 
 #include "http/syntax.hpp"

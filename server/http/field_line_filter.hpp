@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Field lines of a request head reach llhttp with the blanks that end a value as spaces.
 // RFC 9110 5.5: whitespace around a field value is not part of it. llhttp 8 reads a
 // trailing SP as such, but not a trailing HTAB, in the fields it judges itself

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "http/parser.hpp"
 
 #include "http/target.hpp"

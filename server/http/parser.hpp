@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Request parsing on top of llhttp: limits, request-smuggling defenses and the request head.
 // Knows nothing about sockets or apps: bytes in, events out.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "http/proxy_protocol.hpp"
 
 #include <arpa/inet.h>

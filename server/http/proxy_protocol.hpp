@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The PROXY protocol, version 1 (text), as HAProxy, nginx and AWS load balancers send it:
 //   "PROXY TCP4 203.0.113.7 10.0.0.2 51234 8000\r\n" before the first request.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A parsed request head. Filled by http::RequestParser on the loop thread, then read-only
 // while the app runs on a pool thread.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Turns a status, headers and body writes into HTTP/1.1 bytes: framing (Content-Length,
 // chunked, until-close or none), header validation, Date and Server. Pure: bytes out only.
 #pragma once

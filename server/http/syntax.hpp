@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Character classes and small productions of RFC 9110 5.6 (tokens, whitespace, quoted
 // strings), shared by everything in http/ that reads or checks protocol text.
 #pragma once

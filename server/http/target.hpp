@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The absolute-form of a request target (RFC 9112 3.2.2), by RFC 3986's grammar:
 //     absolute-form = scheme "://" authority path-abempty [ "?" query ]
 //     authority     = host [ ":" port ]           (no userinfo: RFC 9110 4.2.4)

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "log/access_format.hpp"
 
 #include <strings.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // gunicorn-compatible access log formats: "%(h)s %(l)s ..." compiled once into segments.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "log/logging.hpp"
 
 #include <fcntl.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The two loggers: "error" (levels, gunicorn's line format, stderr or a file) and "access"
 // (one line per request, asynchronous so that a slow disk never stalls a request).
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "log/reopenable_sink.hpp"
 
 #include <cerrno>

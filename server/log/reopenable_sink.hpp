@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A file sink that can reopen its file (SIGUSR1, after logrotate has moved it away).
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "master/admin.hpp"
 
 #include <fcntl.h>

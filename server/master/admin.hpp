@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The master's admin listener (--admin-bind): a tiny HTTP/1.1 server for probes (/livez,
 // /readyz, and later metrics), run inside the master's own poll loop so that it answers
 // whatever the workers and the app are doing. One request per connection, then close;

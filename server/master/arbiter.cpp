@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "master/arbiter.hpp"
 
 #include <fcntl.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The master: binds nothing itself (main does, before), forks and supervises the workers,
 // and turns signals into actions. Its loop is gunicorn's Arbiter.run(): wait for a signal or
 // a second to pass, then reap, murder (timeouts) and manage (counts) workers.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "master/file_watcher.hpp"
 
 #include <fcntl.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // --reload: the files an app is made of, watched with inotify. Directories are watched, not
 // files: a rebuilt .so usually arrives as a new file renamed over the old one, which a watch
 // on the old inode would never report. Besides the app file and the config file, the app

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "master/listener.hpp"
 
 #include <arpa/inet.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Binding the listening sockets. The master does this before any worker exists, so that
 // workers inherit the sockets and a restart never closes them.
 #pragma once

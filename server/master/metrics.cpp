@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "master/metrics.hpp"
 
 #include <dirent.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // What the master knows about its service, as numbers: the totals of every worker's counters
 // (live ones, plus those folded in when a worker exits, so a counter never goes back), its own
 // supervision counters, the listen queues, and its process. Rendered in the Prometheus text

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The systemd notify protocol (sd_notify), as the master speaks it: READY, RELOADING,
 // STOPPING, STATUS, MAINPID after a binary upgrade, and watchdog pings. Does nothing when
 // the master was not started by systemd (no NOTIFY_SOCKET).

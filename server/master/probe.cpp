@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "master/probe.hpp"
 
 #include <poll.h>

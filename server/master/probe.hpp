@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // `cppgunicorn --probe PATH`: a GET to the admin listener, for health checks that have no
 // curl (a container's HEALTHCHECK). Prints the status line and body.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "master/readiness.hpp"
 
 #include <unistd.h>

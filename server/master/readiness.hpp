@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Whether this master serves, as systemd (sd_notify) and probes (/livez, /readyz) see it.
 // The arbiter reports what happens (workers serving, reloads, stops, upgrades); this turns
 // it into READY/RELOADING/STOPPING/STATUS/MAINPID/WATCHDOG messages and probe answers.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // GET /status on the admin listener: the picture /metrics gives, for a person, php-fpm
 // style: the service's totals, then one line per worker (pid, state, requests, age, RSS,
 // connections) with the request each busy thread runs and for how long. ?json for machines.

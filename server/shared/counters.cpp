@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "shared/counters.hpp"
 
 namespace cppg::shared {

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Request metrics that a worker keeps in its scoreboard slot: relaxed atomics in shared
 // memory, a handful per request, which the master sums (over live workers and those that
 // have exited) for /metrics. Counting is cheap on purpose: no lock, no allocation.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "shared/process.hpp"
 
 #include <fcntl.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Process-level settings: working directory, umask, environment, daemonizing, privilege
 // drop and process titles.
 #pragma once

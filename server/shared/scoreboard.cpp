@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "shared/scoreboard.hpp"
 
 #include <sys/mman.h>

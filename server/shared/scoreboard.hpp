@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Shared memory between the master and its workers, mapped before the first fork: each worker
 // beats in its slot and each app thread records the request it is running, so the master can
 // tell a stuck worker from a busy one and say which request is stuck, and where.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The signals cppgunicorn acts on, declared once in shared/signals.def: the master and the
 // workers take their signal sets and their dispatch from it, and docs/signals.md is
 // generated from it.

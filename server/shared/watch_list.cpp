@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "shared/watch_list.hpp"
 
 #include <fcntl.h>

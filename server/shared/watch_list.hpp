@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The list through which an app names the files it is made of (host->watch_file), for the
 // master's --reload: the master creates the file and names it in the environment; workers
 // (and a preloading master) append one path a line.

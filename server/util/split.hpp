@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Splitting text on a separator, the one way the server does it.
 #pragma once
 

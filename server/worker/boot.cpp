@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "worker/boot.hpp"
 
 #include <execinfo.h>

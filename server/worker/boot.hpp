@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // What a worker process runs after fork: load the app (unless preloaded), serve, exit.
 #pragma once
 

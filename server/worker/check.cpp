@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "worker/check.hpp"
 
 #include <fcntl.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // --check-config: what a worker does before it serves, once, in a throwaway child, so that a
 // deploy script learns that a build cannot start before it sends HUP (gunicorn's check
 // imports the app).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "worker/connection.hpp"
 
 #include <poll.h>

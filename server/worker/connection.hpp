@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // One client connection as an explicit state machine, with no socket in it: bytes, EOF,
 // timer and "sent" events come in, and the connection answers through ConnectionIo (libuv in
 // a worker, a fake in the unit tests). While a thread runs the app the connection belongs to

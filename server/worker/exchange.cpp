@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "worker/exchange.hpp"
 
 #include <cstring>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // One request and its response, as the app sees them through the ABI: the parsed head, the
 // body, and the response writer. Used by one thread at a time: the loop fills it until the
 // request is dispatched, then the thread running the app owns it until the call is over.

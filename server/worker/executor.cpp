@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "worker/executor.hpp"
 
 #include <pthread.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The worker's shared executor: one bounded pool for app code that fans out blocking work
 // (Flask's "global thread pool" pattern), shared by all requests of the worker rather than
 // one pool per request. Tasks beyond the threads queue; beyond the queue, submit refuses.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The cppg_host_t table: the C entry points an app calls, forwarded to the Exchange behind
 // each request handle.
 #include <sys/stat.h>

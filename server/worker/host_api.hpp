@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The host side of the app ABI: the function table every app gets (cppg_host_t), backed by
 // the worker's exchanges and executor, and the per-thread state its calls answer from.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "worker/leader_followers.hpp"
 
 #include <algorithm>

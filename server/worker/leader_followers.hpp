@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A worker's M threads share its one event loop (the leader/followers pattern). At any time
 // at most one thread, the leader, runs the loop. When a turn of the loop makes requests
 // ready, the leader leaves the loop and runs the first one itself: the thread that read a

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // How the app's reads and writes reach the client: one interface, whatever thread runs the
 // app. The exchange calls a Transport; the connection implements it on an AppSocket (the raw
 // socket in a worker, a script in the unit tests).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "worker/uv_connection.hpp"
 
 #include <arpa/inet.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A Connection on a real socket: the libuv handles (the stream and the timer) behind
 // ConnectionIo, and the raw non-blocking fd behind AppSocket for the app's thread.
 #pragma once

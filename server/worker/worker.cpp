@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "worker/worker.hpp"
 
 #include <malloc.h>

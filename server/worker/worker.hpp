@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A worker process: its event loop (the listening sockets it inherited, every client
 // connection and their timers) and the M threads that take turns at that loop and run the
 // app (LeaderFollowers). libuv is only ever called by the thread that leads the loop.

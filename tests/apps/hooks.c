@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Test fixture: logs every lifecycle hook with the pid, so tests can check which process
  * and thread each one runs in. App argument "fail-worker-start" makes worker_start fail,
  * "crash-worker-start" makes it crash. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Plugins that must be refused by the loader. One source, several builds: the macro picks
  * which fault the resulting .so has. */
 #include <cppgunicorn/app.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Test fixture app: its behaviour is chosen by the request path, so one plugin covers the
 // server's reactions to well- and badly-behaved apps.
 #include <cppgunicorn/sdk.hpp>

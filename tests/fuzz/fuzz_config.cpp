@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // libFuzzer target for the configuration path: a YAML file, CPPGUNICORN_* environment
 // variables and command-line arguments, as the loader gets them. Input: three sections split
 // by NUL bytes (YAML text; KEY=VALUE lines; one argument per line). Nothing may crash, and a

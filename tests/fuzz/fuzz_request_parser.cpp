@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // libFuzzer target for the HTTP input path: arbitrary bytes, cut at arbitrary points, must
 // never crash the parser, and every request it accepts must be internally consistent.
 #include <cstdint>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Runs a fuzz target over files instead of under libFuzzer: every build replays the committed
 // seed corpora and the inputs that once crashed (tests/fuzz/*corpus/), as regression tests.
 #include <cstdint>

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """gunicorn's side of the corpus comparison: answers every request with the JSON that
 examples/echo.so gives (method, target, base64 body), so both servers can be compared on
 the same raw requests. Python: Debian's /usr/bin/python3 with its gunicorn (20.1)."""

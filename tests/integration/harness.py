@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Shared helpers for the cppgunicorn integration tests.
 
 Everything here talks to the real binary over real sockets on 127.0.0.1. Nothing sleeps to

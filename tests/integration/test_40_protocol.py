@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """HTTP/1.1 protocol behaviour of the real server: framing, keep-alive, pipelining, chunked
 bodies, 100-continue, HEAD, request targets, the environ view, app errors and streaming."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Request limits and timeouts, with raw sockets: every rejection has its exact status, the
 connection ends after it, and the server keeps serving."""
 

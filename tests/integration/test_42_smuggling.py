@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Request-smuggling and malformed-request defences, with raw sockets. Each bad request gets
 exactly one response with the exact status, the connection is closed after it, and the
 server goes on answering normal requests."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Large streamed uploads: the server never buffers a request body; its peak RSS (VmHWM from
 /proc/PID/status) stays far below the upload size, also when the app reads slowly."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Start-up failures: an app that cannot be loaded stops the master with exit 3 (a worker
 could not boot), bad configuration exits 2, each with a
 message that names the file or setting and the cause."""

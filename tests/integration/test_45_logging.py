@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Access log (gunicorn's format and atoms), error log format and levels, and stopping on
 signals."""
 

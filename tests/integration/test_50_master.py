@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The master: worker processes, supervision and signals, with real processes and signals."""
 import json
 import os

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Process settings: titles, user/group, environment, umask, chdir, daemon."""
 import http.client
 import os

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Binding: unix sockets (stale files, modes), fd://N, IPv6, systemd socket activation."""
 import os
 import signal

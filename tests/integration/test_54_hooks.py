@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The app's lifecycle hooks, with and without --preload: which process runs each, and when."""
 import os
 import re

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Isolated context stacks and the shared executor, under real concurrency."""
 import json
 import random

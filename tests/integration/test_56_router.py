@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The SDK's router, end to end: examples/routes.so behind the real server."""
 import json
 import unittest

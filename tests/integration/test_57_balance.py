@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """How connections are shared out between workers: a worker holding more connections than
 its least loaded peer leaves new ones to the others, so a blocking app's requests do not
 queue behind one busy worker while another has free threads."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """--threads 1: the worker's loop thread runs the app itself. A request starts once its body
 is in (or its first 64 KiB), and the app's socket waits still act on stop signals."""
 import json

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """systemd's notify protocol, spoken by the master: a NOTIFY_SOCKET listener receives
 READY=1 once the workers serve, RELOADING=1 + MONOTONIC_USEC then READY=1 on HUP,
 STOPPING=1 on TERM, MAINPID=<new master> on USR2, and WATCHDOG=1 pings. Python: any python3."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The master's admin listener (--admin-bind): /livez and /readyz answered by the master
 itself, whatever the workers do; and --probe, the health check that needs no curl.
 Python: any python3."""

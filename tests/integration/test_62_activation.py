@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Socket activation as systemd does it, through systemd-socket-activate: TCP and unix
 sockets, an 'admin' named socket becoming the admin listener, and the sockets surviving
 HUP and a USR2 upgrade. Python: any python3; needs systemd-socket-activate (package systemd)."""

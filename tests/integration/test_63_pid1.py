@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The master as PID 1, as in a container: it reaps every child, including processes the app
 orphaned, and stops gracefully on TERM. Uses `unshare --pid --fork --mount-proc` (root, no
 container engine needed). Python: any python3."""

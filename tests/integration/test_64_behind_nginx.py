@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Behind nginx, with the config shipped in packaging/nginx/cppgunicorn.conf: upstream
 keep-alive to two instances, one of them reloaded (HUP) twice under load, and not one failed
 request. Python: any python3; needs nginx (package nginx-light)."""

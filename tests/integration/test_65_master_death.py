@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Workers never outlive their master: after `kill -9` of the master every worker stops
 accepting within a second (the port can be bound again at once), finishes the request in
 flight, and exits; the same for the workers of a new master (USR2) that is killed.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Reloads that cannot take the service down, and recycling that is not a crash:
 - HUP (and --reload) start the new workers first; the old ones stop only once every new one
   serves. A new app that fails to load, to init, or crashes at once leaves the old workers

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Zero lost requests on keep-alive connections through every lifecycle event: clients that
 send back to back on kept-alive connections (as wrk and connection pools do) and
 Connection: close clients, through HUP, TTOU, --max-requests, USR2 + WINCH + TERM of the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The HTTP conformance corpus (tests/http_corpus/requests.jsonl: RFC 9112 and 9110 cases
 and the answer each should get) against the real server with the echo app, sent whole and
 cut into random pieces on the wire; and the same corpus against gunicorn 20.1, where every

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Slow clients cannot starve the app threads, and waiting for a client is not the app
 hanging:
 - a request reaches an app thread only once its body is in (or 64 KiB of it), so clients

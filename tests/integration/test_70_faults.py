@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Faults under load, bounded and on loopback only: kill -9 storms of workers; apps that
 crash, hang, throw and leak; and hygiene (descriptors, memory, zombies) over 10,000
 connections and 50 HUPs. The server must keep serving through all of it and lose nothing

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """GET /metrics on the admin listener, scraped with a real client and parsed with
 Prometheus's own text parser (python3-prometheus-client): the numbers move exactly as they
 must. Python: Debian's /usr/bin/python3 (for prometheus_client)."""

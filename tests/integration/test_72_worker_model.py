@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The worker model (leader/followers, docs/architecture.md): with M threads, a call that
 blocks holds up no other connection while a thread is free; with one thread a worker is
 gunicorn's sync worker; every thread count serves keep-alive clients, pipelines and large

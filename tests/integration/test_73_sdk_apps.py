@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """SDK apps under the real server: the to-do example's JSON API, request ids from the client
 through the app's logs to the access log, and files sent with sendfile (ranges, validators,
 a client that reads slowly). Python: any python3 (standard library only)."""

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Validates Kubernetes manifests offline against the API schemas of the npm package
 // kubernetes-models: node validate.mjs FILE.yaml... (exit 1 if any object is invalid).
 // kubernetes-models is ESM-only: kubernetes.sh copies this file next to its node_modules.

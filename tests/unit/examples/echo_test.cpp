@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // examples/echo.cpp through cppg::testing: the request as the app sees it.
 #include <doctest/doctest.h>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // examples/fanout.cpp through cppg::testing: the calls run in parallel on submitted tasks.
 #include <doctest/doctest.h>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // examples/hello_sdk.cpp through cppg::testing.
 #include <doctest/doctest.h>
 

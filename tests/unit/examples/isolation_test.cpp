@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // examples/isolation.cpp through cppg::testing: the contexts are pushed as the server pushes
 // them, in the handler and in its executor task.
 #include <doctest/doctest.h>

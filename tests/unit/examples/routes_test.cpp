@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // examples/routes.cpp, unit-tested in-process with cppg::testing (no server, no socket).
 #include <doctest/doctest.h>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The HTTP conformance corpus (tests/http_corpus/requests.jsonl, RFC 9112 and 9110 cases
 // with their expected outcome) through the request parser: each case whole, byte by byte,
 // and cut at seeded random points. The same corpus runs against the real server, and against

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The SDK as an app author uses it, driven in-process through cppg::testing::Client (the
 // real ABI, the SDK's context stacks, no server): JSON errors, routing rules, blueprints,
 // url_for, responses, files, g(), logging, and the client itself.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The connection state machine without sockets: a fake ConnectionIo (clock, timer, output
 // queue), a scripted AppSocket for the app's thread, and an owner whose "app" is a lambda.
 // A test plays the loop and the app's thread in turn, as LeaderFollowers would.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // LeaderFollowers with a fake loop whose turns release scheduled jobs: which thread runs
 // what, and how long a ready job waits while others block. Bounds on waits are generous
 // (100 ms for a 1 ms tick) so that a loaded machine cannot fail them.
