@@ -129,7 +129,7 @@ in_ct systemctl stop cppgunicorn@demo.socket cppgunicorn@demo.service
 
 step "an instance with data: cppgunicorn@notes (examples/notes, SQLite in /var/lib/cppgunicorn/notes)"
 in_ct sh -c 'sed "s|^app: .*|app: \"/srv/notes/notes.so\"|" /etc/cppgunicorn/cppgunicorn.yaml > /etc/cppgunicorn/notes.yaml &&
-             echo "raw_env: [\"NOTES_DB=/var/lib/cppgunicorn/notes/notes.db\"]" >> /etc/cppgunicorn/notes.yaml'
+             echo "app_args: [/var/lib/cppgunicorn/notes/notes.db]" >> /etc/cppgunicorn/notes.yaml'
 # Without the drop-in, even a directory that belongs to www-data is read-only under
 # ProtectSystem=strict: the workers cannot create the database and the boot fails.
 in_ct install -d -o www-data -g www-data -m 0750 /var/lib/cppgunicorn/notes
