@@ -435,7 +435,10 @@ struct Adapter {
 
     static int worker_start(void* state) {
         if constexpr (kWorkerStart) {
-            if (contained("worker_start", [&] { static_cast<App*>(state)->worker_start(); })) return -1;
+            if (auto what = contained("worker_start", [&] { static_cast<App*>(state)->worker_start(); })) {
+                fail_boot("worker_start", *what);
+                return -1;
+            }
         }
         return 0;
     }

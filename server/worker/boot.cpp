@@ -87,8 +87,10 @@ void run_worker(const config::Config& config, const app::AppImage& image,
     open_boot();
     std::unique_ptr<app::Plugin> own = preloaded ? nullptr : load_app(config, image, slot);
     app::Plugin& plugin = preloaded ? *preloaded : *own;
-    if (auto err = plugin.worker_start()) boot_failed(slot, kWorkerBootError, *err);
+    // The app's own reason (fail_boot: the SDK's exception text) says more than a return code.
+    auto err = plugin.worker_start();
     if (auto why = boot_failure()) boot_failed(slot, kWorkerBootError, *why);
+    if (err) boot_failed(slot, kWorkerBootError, *err);
     int rc = 0;
     Executor executor(static_cast<size_t>(config.settings.executor_threads),
                               static_cast<size_t>(config.settings.executor_queue));

@@ -39,11 +39,12 @@ std::string boot_once(const config::Config& config) {
     open_boot();
     if (auto err = plugin.init(config.app_args, host_table())) return *err;
     if (auto why = boot_failure()) return *why;
-    if (auto err = plugin.worker_start()) return *err;
+    auto err = plugin.worker_start();
     if (auto why = boot_failure()) return *why;
+    if (err) return *err;
     std::string thread_error;
     std::thread([&] {
-        if (auto err = plugin.thread_start(0)) return void(thread_error = *err);
+        if (auto failed = plugin.thread_start(0)) return void(thread_error = *failed);
         if (auto why = boot_failure()) return void(thread_error = *why);
         plugin.thread_stop(0);
     }).join();

@@ -62,7 +62,7 @@ class NotesTest(ServerCase):
         db = os.path.join(self.tmp_dir(), "missing", "notes.db")
         server = self.start(["--workers", "2"], example_app("notes"), app_args=[db], wait=False)
         self.assertEqual(server.wait_exit(T), 3)  # a worker could not boot: the master halts
-        self.assertRegex(server.log_text(), r"worker_start failed: cannot open .*missing/notes\.db")
+        self.assertRegex(server.log_text(), r"\[CRITICAL\] worker_start threw notes::DatabaseError: cannot open .*missing/notes\.db")
 
     def tmp_dir(self):
         d = tempfile.TemporaryDirectory(prefix="cppg-notes-")
