@@ -1,6 +1,7 @@
 #include "interpreter.hpp"
 
 #include <dlfcn.h>
+#include <pthread.h>
 #include <sys/stat.h>
 
 #include <fstream>
@@ -23,6 +24,21 @@ struct AppThread {
     PyThreadState* tstate = nullptr;
 };
 thread_local AppThread app_thread;
+
+// threading.current_thread().name: the OS thread's name (cppg-thread-N, cppg-executor)
+// instead of Python's "Dummy-N" for a thread it did not start, so that log records and
+// tracebacks name it. GIL held.
+void name_python_thread() {
+    char name[16] = {};
+    if (pthread_getname_np(pthread_self(), name, sizeof name) != 0 || name[0] == '\0') return;
+    Ref threading(PyImport_ImportModule("threading"));
+    Ref dummy(threading ? PyObject_GetAttrString(threading.get(), "_DummyThread") : nullptr);
+    Ref current(threading ? PyObject_CallMethod(threading.get(), "current_thread", nullptr) : nullptr);
+    Ref text(PyUnicode_DecodeFSDefault(name));
+    bool renamed = dummy && current && text && PyObject_IsInstance(current.get(), dummy.get()) == 1 &&
+                   PyObject_SetAttrString(current.get(), "name", text.get()) == 0;
+    if (!renamed) PyErr_Clear();  // the main thread keeps "MainThread"
+}
 
 std::string status_message(const PyStatus& status) {
     std::string text = status.err_msg ? status.err_msg : "unknown error";
@@ -141,6 +157,7 @@ std::optional<std::string> enter_worker() {
 void attach_app_thread() {
     app_thread.gstate = PyGILState_Ensure();
     app_thread.tstate = PyThreadState_Get();
+    name_python_thread();
     PyEval_SaveThread();
 }
 
@@ -175,6 +192,7 @@ void attach_executor_thread() {
     if (attached) return;
     attached = true;
     PyGILState_Ensure();  // never released: the thread keeps this state until it exits
+    name_python_thread();
     PyEval_SaveThread();
 }
 

@@ -176,8 +176,8 @@ int conclude(Outcome outcome, Response& response, int body_error) {
     switch (outcome) {
         case Outcome::kDone:
             // The app mapped an unreadable body to its own 5xx (Flask does): the server's
-            // 400/408/413 is the honest answer, as for C++ apps, while nothing is sent.
-            if (body_error != 0 && body_error != CPPG_ECLOSED && !response.committed && response.status_code() >= 500)
+            // 400/408/413 is the honest answer, as for C++ apps, while the host has nothing.
+            if (body_error != 0 && body_error != CPPG_ECLOSED && !response.host_started && response.status_code() >= 500)
                 return -1;
             response.committed = true;
             return flush_response(response) == 0 ? 0 : -1;
