@@ -46,16 +46,20 @@ class ThreadsTest(WsgiServerTestCase, unittest.TestCase):
         self.assertLess(elapsed, T(1.8), "four 1 s sleeps on 4 threads took %.2f s" % elapsed)
 
     def test_a_trickled_upload_does_not_slow_other_threads(self):
+        # More than the 64 KiB the server buffers before it calls the app: the app waits in
+        # wsgi.input.read() for the rest, without the GIL.
+        total, first = 200000, 100000
         with connect(self.server.port, timeout=T(20)) as slow:
-            slow.sendall(simple_request("POST", "/upload", [("Host", "t"), ("Content-Length", "20")]))
-            slow.sendall(b"x")  # the app is now reading the body, on one thread
-            time.sleep(0.1)
+            slow.sendall(simple_request("POST", "/upload", [("Host", "t"), ("Content-Length", str(total))])
+                         + b"x" * first)
+            wait_until(lambda: get(self.server, "/uploading").json()["uploading"] == 1, T(5),
+                       what="the app to wait for the rest of the body")
             start = time.monotonic()
             for _ in range(20):
                 self.assertEqual(get(self.server, "/fast").status, 200)
             elapsed = time.monotonic() - start
-            slow.sendall(b"y" * 19)
-            self.assertEqual(HttpReader(slow).read_response().json(), {"len": 20})
+            slow.sendall(b"y" * (total - first))
+            self.assertEqual(HttpReader(slow).read_response().json(), {"len": total})
         self.assertLess(elapsed, T(1.0), "20 fast requests took %.2f s beside a trickled upload" % elapsed)
 
     def test_a_context_variable_never_crosses_requests(self):

@@ -13,6 +13,7 @@ import cppgunicorn
 seen = contextvars.ContextVar("seen", default=None)
 local = threading.local()
 background_ticks = 0
+uploading = 0  # requests inside wsgi.input.read() of /upload
 
 
 def _ticker():  # a Python thread of the app: it must run while no request is in flight
@@ -41,8 +42,15 @@ def app(environ, start_response):
         time.sleep(float(q.get("s", "1")))
         return _json(start_response, {"slept": q.get("s", "1")})
     if path == "/upload":
-        data = environ["wsgi.input"].read()
+        global uploading
+        uploading += 1
+        try:
+            data = environ["wsgi.input"].read()
+        finally:
+            uploading -= 1
         return _json(start_response, {"len": len(data)})
+    if path == "/uploading":
+        return _json(start_response, {"uploading": uploading})
     if path == "/fast":
         return _json(start_response, {"fast": True})
     if path == "/context":
