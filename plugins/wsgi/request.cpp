@@ -39,16 +39,20 @@ struct Call {
 
 // The exception being raised, logged with the request it broke. A body the host could not
 // deliver is the client's doing: one line, the server answers 400/408/413.
-void log_app_error(const Call& c, std::string_view what) {
+void log_app_error(Call& c, std::string_view what) {
     const ModuleParts* parts = module_parts();
     if (parts && PyErr_ExceptionMatches(parts->body_error.get())) {
         log(CPPG_LOG_INFO, c.where() + ": request body: " + take_exception_line());
         return;
     }
+    if (c.responder && c.response().error == CPPG_ECLOSED) {  // write() raised it: no app bug
+        log(CPPG_LOG_INFO, c.where() + ": the client went away: " + take_exception_line());
+        return;
+    }
     log(CPPG_LOG_ERROR, c.where() + ": " + std::string(what) + "\n" + take_traceback());
 }
 
-Outcome app_error(const Call& c, std::string_view what) {
+Outcome app_error(Call& c, std::string_view what) {
     log_app_error(c, what);
     return Outcome::kAppFailed;
 }
@@ -125,13 +129,16 @@ bool send_file_wrapper(Call& c, PyObject* result, Outcome& outcome) {
 }
 
 // result.close(), if it has one: exactly once, on every path. False when it raised.
-bool close_result(const Call& c, PyObject* result) {
+bool close_result(Call& c, PyObject* result) {
     if (PyList_CheckExact(result) || PyTuple_CheckExact(result) || PyBytes_CheckExact(result)) return true;
     Ref close(PyObject_GetAttrString(result, "close"));
-    if (!close) {
-        if (!PyErr_ExceptionMatches(PyExc_AttributeError)) return app_error(c, "result.close lookup failed"), false;
+    if (!close && PyErr_ExceptionMatches(PyExc_AttributeError)) {
         PyErr_Clear();
         return true;
+    }
+    if (!close) {
+        log_app_error(c, "Cannot look up the result's close()");
+        return false;
     }
     if (Ref(PyObject_CallNoArgs(close.get()))) return true;
     log_app_error(c, "Error in the result's close()");
