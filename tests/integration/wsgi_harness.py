@@ -5,7 +5,12 @@ bridge was not built (it needs Debian's libpython3.11-dev)."""
 import os
 import unittest
 
-from harness import BUILD_DIR, HERE, Server, ServerCase, ServerTestCase
+from harness import BUILD_DIR, HERE, SANITIZER, Server, ServerCase, ServerTestCase
+
+# Under a sanitizer, Python's allocations go through malloc so that ASan sees them (servers
+# inherit this process's environment).
+if SANITIZER:
+    os.environ.setdefault("PYTHONMALLOC", "malloc")
 
 WSGI_PLUGIN = os.path.join(BUILD_DIR, "plugins", "wsgi", "wsgi.so")
 WSGI_APPS = os.path.abspath(os.path.join(HERE, "..", "wsgi_apps"))
