@@ -1,12 +1,7 @@
 #include "request.hpp"
 
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <algorithm>
-#include <cstddef>
-
 #include "errors_stream.hpp"
+#include "file_wrapper.hpp"
 #include "input_stream.hpp"
 #include "interpreter.hpp"
 #include "responder.hpp"
@@ -93,41 +88,6 @@ Outcome iterate(Call& c, PyObject* result) {
     return Outcome::kDone;
 }
 
-// A wsgi.file_wrapper over a regular file, with a Content-Length: the bytes go with
-// sendfile from the file's current position (tell(), which knows the file object's
-// buffer), never past the Content-Length. False when that does not apply (a BytesIO, a
-// pipe, no length): the caller iterates, reading blksize at a time.
-bool send_file_wrapper(Call& c, PyObject* result, Outcome& outcome) {
-    const Response& r = c.response();
-    const cppg_host_t* h = host();
-    if (!r.started || !r.content_length || h->struct_size < offsetof(cppg_host_t, send_file) + sizeof(void*) ||
-        h->send_file == nullptr)
-        return false;
-    int is_wrapper = PyObject_IsInstance(result, c.bridge.module.file_wrapper.get());
-    if (is_wrapper != 1) return is_wrapper < 0 ? (PyErr_Clear(), false) : false;
-    Ref filelike(PyObject_GetAttrString(result, "filelike"));
-    Ref fileno(filelike ? PyObject_CallMethod(filelike.get(), "fileno", nullptr) : nullptr);
-    long fd = fileno ? PyLong_AsLong(fileno.get()) : -1;
-    struct stat st {};
-    if (fd < 0 || fd > INT32_MAX || ::fstat(static_cast<int>(fd), &st) != 0 || !S_ISREG(st.st_mode)) {
-        PyErr_Clear();
-        return false;
-    }
-    Ref position(PyObject_CallMethod(filelike.get(), "tell", nullptr));
-    long long offset = position ? PyLong_AsLongLong(position.get()) : -1;
-    if (offset < 0) {
-        PyErr_Clear();
-        offset = ::lseek(static_cast<int>(fd), 0, SEEK_CUR);
-        if (offset < 0) return false;
-    }
-    uint64_t size = static_cast<uint64_t>(st.st_size), start = static_cast<uint64_t>(offset);
-    uint64_t available = size > start ? size - start : 0;
-    uint64_t len = std::min(*r.content_length - r.sent, available);
-    // A file shorter than its Content-Length leaves the response short: the host closes.
-    outcome = from_host(send_file(c.responder.get(), static_cast<int>(fd), start, len));
-    return true;
-}
-
 // result.close(), if it has one: exactly once, on every path. False when it raised.
 bool close_result(Call& c, PyObject* result) {
     if (PyList_CheckExact(result) || PyTuple_CheckExact(result) || PyBytes_CheckExact(result)) return true;
@@ -167,7 +127,11 @@ Outcome run(Call& c) {
     environ.reset();
     if (!result) return app_error(c, "Error handling request");
     Outcome outcome = Outcome::kDone;
-    if (!send_file_wrapper(c, result.get(), outcome)) outcome = iterate(c, result.get());
+    int sent = 0;
+    if (send_file_wrapper(c.responder.get(), result.get(), c.bridge.module.file_wrapper.get(), sent))
+        outcome = from_host(sent);
+    else
+        outcome = iterate(c, result.get());
     bool closed = close_result(c, result.get());
     result.reset();  // a generator's finally blocks run here, still in the request's context
     if (outcome == Outcome::kDone && !closed) outcome = Outcome::kAppFailed;
