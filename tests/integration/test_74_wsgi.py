@@ -377,11 +377,13 @@ class ScriptNameTest(WsgiServerTestCase, unittest.TestCase):
 
 
 class BodyErrorTest(WsgiServerTestCase, unittest.TestCase):
-    """A body over --limit-request-body reaches the app as BodyError (an OSError); the
-    answer is the server's 413 unless the app answers with something other than a 5xx."""
+    """A body the server cannot deliver reaches the app as BodyError (an OSError with the
+    status the server answers): over --limit-request-body 413, malformed 400, stalled past
+    --body-timeout 408. The answer is the server's unless the app answers with something
+    other than a 5xx."""
 
     WSGI_APP = "pep3333:app"
-    EXTRA_ARGS = ("--limit-request-body", "100000")
+    EXTRA_ARGS = ("--limit-request-body", "100000", "--body-timeout", "1")
 
     def post(self, query):
         # Chunked: a Content-Length over the limit is refused before the app runs.
@@ -398,6 +400,26 @@ class BodyErrorTest(WsgiServerTestCase, unittest.TestCase):
         resp = self.post("?catch=200")
         self.assertEqual(resp.status, 200)
         self.assertEqual(resp.body, b"caught BodyError 413")
+
+    def broken_upload(self, rest):
+        """70 KB of a chunked body (more than the server reads before it calls the app), then,
+        once the app is reading, `rest` (None: nothing, the client stalls)."""
+        started = get(self.server, "/counts").json().get("read_body_started", 0)
+        sock = connect(self.server.port, timeout=T(10))
+        self.addCleanup(sock.close)
+        sock.sendall(simple_request("POST", "/read_body?catch=200", [("Host", "t"), ("Transfer-Encoding", "chunked")])
+                     + b"%x\r\n" % 70000 + b"y" * 70000 + b"\r\n")
+        wait_until(lambda: get(self.server, "/counts").json().get("read_body_started", 0) > started, T(5),
+                   what="the app to read the body")
+        if rest is not None:
+            sock.sendall(rest)
+        return HttpReader(sock, timeout=T(10)).read_response()
+
+    def test_a_malformed_body_is_a_400(self):
+        self.assertEqual(self.broken_upload(b"zz\r\nnot a chunk\r\n").body, b"caught BodyError 400")
+
+    def test_a_stalled_body_is_a_408(self):
+        self.assertEqual(self.broken_upload(None).body, b"caught BodyError 408")
 
 
 class AppLoadingTest(WsgiCase):

@@ -274,6 +274,7 @@ def sleep(environ, start_response):
 def read_body_status(environ, start_response):
     """Reads the whole body; ?catch=500 answers 500 itself on an error, ?catch=200 200."""
     catch = _query(environ).get("catch")
+    _count("read_body_started")
     try:
         data = environ["wsgi.input"].read()
     except OSError as e:
