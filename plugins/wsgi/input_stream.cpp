@@ -17,6 +17,8 @@ namespace {
 // What one host read asks for when the stream reads ahead (readline, read() of a chunked
 // body): big enough that a large upload takes few GIL round trips.
 constexpr size_t kReadAhead = 64 << 10;
+// The largest read() result allocated before its bytes arrived.
+constexpr size_t kAllocateAhead = 4 << 20;
 
 struct InputStream {
     PyObject_HEAD
@@ -114,10 +116,16 @@ bool size_arg(PyObject* const* args, Py_ssize_t nargs, const char* fn, Py_ssize_
     return !(size == -1 && PyErr_Occurred());
 }
 
+// How many bytes read(n) will return when the body's length is known.
+size_t known_total(const InputStream* s, size_t n) {
+    size_t from_buffer = std::min(n, buffered(s));
+    return from_buffer + std::min<size_t>(n - from_buffer, s->eof ? 0 : static_cast<size_t>(s->unread));
+}
+
 // read(n) when the body's length is known: straight into the bytes object, one copy.
 PyObject* read_known(InputStream* s, size_t n) {
     size_t from_buffer = std::min(n, buffered(s));
-    size_t total = from_buffer + std::min<size_t>(n - from_buffer, s->eof ? 0 : static_cast<size_t>(s->unread));
+    size_t total = known_total(s, n);
     Ref out(PyBytes_FromStringAndSize(nullptr, static_cast<Py_ssize_t>(total)));
     if (!out) return nullptr;
     char* dst = PyBytes_AS_STRING(out.get());
@@ -151,7 +159,10 @@ PyObject* read(PyObject* self, PyObject* const* args, Py_ssize_t nargs) {
     if (!size_arg(args, nargs, "read", size)) return nullptr;
     size_t n = size < 0 ? SIZE_MAX : static_cast<size_t>(size);
     if (n == 0) return PyBytes_FromStringAndSize(nullptr, 0);
-    if (s->unread >= 0 || s->eof) return read_known(s, n);
+    // Up to kAllocateAhead the result is allocated at once; beyond, it grows with the bytes
+    // that arrive, so a Content-Length alone (no body yet) cannot make the worker reserve
+    // a gigabyte.
+    if ((s->unread >= 0 || s->eof) && known_total(s, n) <= kAllocateAhead) return read_known(s, n);
     return read_unknown(s, n);
 }
 

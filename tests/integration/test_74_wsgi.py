@@ -140,9 +140,21 @@ class Pep3333Test(WsgiServerTestCase, unittest.TestCase):
         self.assertEqual(self.echo("mode=read", chunked(body, 100), [("Transfer-Encoding", "chunked")]), [body])
 
     def test_a_large_upload_arrives_whole(self):
-        body = os.urandom(3 << 20)
+        body = os.urandom(6 << 20)
         self.assertEqual(self.echo("mode=read", body), [body])
         self.assertEqual(b"".join(self.echo("mode=chunks&n=100000", body)), body)
+
+    def test_a_content_length_alone_reserves_no_memory(self):
+        # read() of a 500 MB body of which 70 KB came (the server calls the app after 64 KiB):
+        # the worker must not allocate for the rest before it arrives.
+        pid = self.server.worker_pids()[0]
+        size_before = int(self.server.proc_status(pid)["VmSize"].split()[0])
+        started = self.counts().get("read_body_started", 0)
+        with connect(self.server.port) as sock:
+            sock.sendall(simple_request("POST", "/read_body", [("Host", "t"), ("Content-Length", "500000000")]) + b"x" * 70000)
+            self.wait_count("read_body_started", started + 1)
+            grown_kib = int(self.server.proc_status(pid)["VmSize"].split()[0]) - size_before
+        self.assertLess(grown_kib, 100 << 10, "the worker's address space grew by %d KiB" % grown_kib)
 
     # ---- start_response, write, lazy headers, exc_info ----
 
