@@ -8,6 +8,7 @@ import os
 import re
 import shutil
 import socket
+import subprocess
 import tempfile
 import threading
 import time
@@ -86,6 +87,11 @@ class Pep3333Test(WsgiServerTestCase, unittest.TestCase):
         self.assertEqual(ids["module"], ids["environ"])
         ids = get(self.server, "/request_id", [("X-Request-Id", "given-42")]).json()
         self.assertEqual(ids, {"environ": "given-42", "module": "given-42"})
+
+    def test_c_extension_modules_load(self):
+        resp = get(self.server, "/cext")
+        self.assertEqual(resp.status, 200, self.server.log_text()[-2000:])
+        self.assertEqual(sorted(resp.json()), ["_ctypes", "_decimal", "_json", "_sqlite3"])
 
     # ---- wsgi.input ----
 
@@ -482,6 +488,19 @@ class AppLoadingTest(WsgiCase):
 
     def test_bad_bridge_arguments(self):
         self.load_fails("--nope", "unknown option '--nope'")
+
+    def test_a_virtualenv_supplies_packages(self):
+        venv = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, venv)
+        subprocess.run(["/usr/bin/python3", "-m", "venv", "--without-pip", venv], check=True)
+        site = os.path.join(venv, "lib", "python3.11", "site-packages")
+        with open(os.path.join(site, "only_in_venv.py"), "w") as f:
+            f.write("import sys\n"
+                    "def app(environ, start_response):\n"
+                    "    start_response('200 OK', [])\n"
+                    "    return [('%s %s' % (sys.prefix, sys.executable)).encode()]\n")
+        server = self.start_wsgi("only_in_venv:app", bridge_extra=["--virtualenv", venv])
+        self.assertEqual(get(server, "/").body.decode(), "%s %s/bin/python3" % (venv, venv))
 
     def test_a_virtualenv_of_another_python_is_refused(self):
         tmp = tempfile.mkdtemp()

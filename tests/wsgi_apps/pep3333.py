@@ -290,6 +290,16 @@ def request_id(environ, start_response):
     return _json(start_response, {"environ": environ["REQUEST_ID"], "module": cppgunicorn.request_id()})
 
 
+def c_extensions(environ, start_response):
+    """C extension modules load (they need libpython's symbols, which the server's
+    RTLD_LOCAL dlopen of the bridge would hide); json, for one, would fall back silently."""
+    import importlib
+    loaded = {}
+    for name in ("_decimal", "_ctypes", "_sqlite3", "_json"):
+        loaded[name] = importlib.import_module(name).__file__
+    return _json(start_response, loaded)
+
+
 def counts(environ, start_response):
     with _counts_lock:
         snapshot = dict(_counts)
@@ -317,6 +327,7 @@ ROUTES = {
     "/sleep": sleep,
     "/read_body": read_body_status,
     "/request_id": request_id,
+    "/cext": c_extensions,
     "/counts": counts,
 }
 
