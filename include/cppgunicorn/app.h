@@ -278,7 +278,8 @@ typedef struct cppg_app {
      * @param app_state the pointer stored by init.
      * @param req the request handle. OWNERSHIP: host_ptr, valid until handle returns.
      * @return 0 on success; a non-zero return after the response started makes the host
-     *         close the connection once the bytes written so far are sent, and before it
+     *         close the connection once the bytes written so far are sent (a chunked body
+     *         gets no last chunk, so the client sees it is incomplete), and before it
      *         started makes the host answer 500.
      */
     int (*handle)(void *app_state, cppg_request_t *req);

@@ -192,12 +192,14 @@ int Exchange::conclude(int rc, bool threw) {
                                      !request_->is_head());
         final_status_ = status;
         final_close_ = true;
+    } else if (rc != 0) {
+        // The app failed mid-response: no chunked terminator, so that the client sees an
+        // incomplete body instead of a shorter one that looks whole.
+        final_close_ = true;
     } else if (writer_.finish(out_) == http::ResponseWriter::Error::kInvalid) {
         spdlog::error("app error on \"{} {}\": wrote {} bytes, fewer than its Content-Length; "
                       "closing the connection", request_->method(), request_->target(),
                       writer_.body_bytes());
-        final_close_ = true;
-    } else if (rc != 0) {
         final_close_ = true;
     }
     if (writer_.started()) final_status_ = writer_.status();
