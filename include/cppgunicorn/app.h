@@ -248,6 +248,17 @@ typedef struct cppg_host {
      * @return 0, or CPPG_ESTATE when --reload is off (nothing is watched).
      */
     int (*watch_file)(const char *path);
+
+    /**
+     * Send what was written so far now. The host gathers small writes (up to 64 KiB) and
+     * sends them when that fills or the response ends; a response that streams events or
+     * progress (server-sent events, a long poll, PEP 3333's iterables) calls this after each
+     * piece so that the client gets it at once. Blocks like write while the client is slow to
+     * read. The head goes too, even with no body yet.
+     * @param req the request handle.
+     * @return 0, CPPG_ESTATE before start_response, or CPPG_ECLOSED when the client went away.
+     */
+    int (*flush)(cppg_request_t *req);
 } cppg_host_t;
 
 /**

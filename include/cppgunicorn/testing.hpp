@@ -318,6 +318,12 @@ inline int submit(void (*fn)(void*), void* arg) {
 
 inline cppg_request_t* current_request() { return current; }
 
+// Each write reaches the response at once here: flushing only checks the order of calls.
+inline int flush(cppg_request_t* r) {
+    if (r == nullptr) return CPPG_EINVAL;
+    return Exchange::of(r)->started ? CPPG_OK : CPPG_ESTATE;
+}
+
 // Nothing reloads a test: the files are noted, for a test that wants to see them.
 inline int watch_file(const char* path) {
     HostState* s = host_state();
@@ -338,7 +344,7 @@ inline int fail_boot(const char* reason) {
 
 inline const cppg_host_t kHost = {
     sizeof(cppg_host_t), CPPG_ABI_VERSION, environ_get, header_count, header_at, read, start_response, write,
-    log, strerror, preloaded, submit, current_request, send_file, fail_boot, watch_file,
+    log, strerror, preloaded, submit, current_request, send_file, fail_boot, watch_file, flush,
 };
 
 }  // namespace detail

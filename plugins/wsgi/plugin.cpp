@@ -136,6 +136,7 @@ const cppg_app_t kDescriptor = {
     .pre_request = nullptr,
     .post_request = nullptr,
     .worker_exit = nullptr,
+    .fork_event = nullptr,
     .reserved = {},
 };
 

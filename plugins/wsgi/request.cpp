@@ -71,8 +71,9 @@ Outcome send_item(Call& c, PyObject* item) {
     return from_host(send_chunk(c.responder.get(), {PyBytes_AS_STRING(item), static_cast<size_t>(PyBytes_GET_SIZE(item))}));
 }
 
-// Chunk by chunk: each is sent (or gathered) before the next is asked for, so a huge
-// generator never sits in memory.
+// Chunk by chunk: each is sent before the next is asked for (PEP 3333), so a huge generator
+// never sits in memory and a slow one (server-sent events) reaches the client as it goes. A
+// list or tuple is all there already: its items are gathered and sent together.
 Outcome iterate(Call& c, PyObject* result) {
     if (PyList_CheckExact(result) || PyTuple_CheckExact(result)) {
         for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(result); ++i) {
@@ -83,8 +84,10 @@ Outcome iterate(Call& c, PyObject* result) {
     }
     Ref it(PyObject_GetIter(result));
     if (!it) return app_error(c, "the app's result is not iterable");
-    while (Ref item{PyIter_Next(it.get())})
+    while (Ref item{PyIter_Next(it.get())}) {
         if (Outcome o = send_item(c, item.get()); o != Outcome::kDone) return o;
+        if (int rc = send_now(c.responder.get()); rc != 0) return from_host(rc);
+    }
     if (PyErr_Occurred()) return app_error(c, "Error handling request (in the response body)");
     return Outcome::kDone;
 }

@@ -274,6 +274,25 @@ int flush_response(Response& r, std::string_view extra) {
     return host_write(r, extra);
 }
 
+int send_now(PyObject* responder) {
+    Responder* rs = as_responder(responder);
+    Response& r = rs->response;
+    if (r.error != 0 || !r.committed) return r.error;
+    bool has_flush = host()->struct_size >= offsetof(cppg_host_t, flush) + sizeof(void*);
+    rs->busy = true;
+    int rc;
+    {
+        WithoutGil released;
+        rc = flush_response(r);
+        if (rc == 0 && has_flush) {
+            rc = host()->flush(r.req);
+            if (rc != 0) r.error = rc;
+        }
+    }
+    rs->busy = false;
+    return rc;
+}
+
 int send_file(PyObject* responder, int fd, uint64_t offset, uint64_t len) {
     Responder* rs = as_responder(responder);
     Response& r = rs->response;

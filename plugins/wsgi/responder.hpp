@@ -53,6 +53,11 @@ int send_chunk(PyObject* responder, std::string_view data);
 // GIL, on a Response no Python code can reach (see take_response).
 int flush_response(Response& r, std::string_view extra = {});
 
+// Everything produced so far goes to the client now (the host's flush), not when 64 KiB
+// have gathered or the response ends: PEP 3333 wants each chunk of an iterable sent before
+// the next is asked for. GIL held; released while the host writes. 0, or the host's error.
+int send_now(PyObject* responder);
+
 // Sends len bytes of the regular file fd from offset with the host's send_file (sendfile),
 // after what is gathered; the headers are committed. GIL held; released while the host
 // sends. 0, or the host's error.

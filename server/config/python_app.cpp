@@ -52,7 +52,7 @@ std::vector<std::string> wsgi_bridge_args(const std::string& app, const Settings
     std::vector<std::string> args;
     if (!s.pythonpath.empty()) args.insert(args.end(), {"--pythonpath", s.pythonpath});
     if (!s.virtualenv.empty()) args.insert(args.end(), {"--virtualenv", s.virtualenv});
-    args.insert(args.end(), {"--threads", std::to_string(s.threads), app});
+    args.insert(args.end(), {"--threads", std::to_string(s.threads), "--workers", std::to_string(s.workers), app});
     if (!s.app_args.empty()) {
         args.emplace_back("--");
         args.insert(args.end(), s.app_args.begin(), s.app_args.end());

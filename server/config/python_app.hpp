@@ -22,7 +22,7 @@ bool is_python_app(std::string_view app);
 std::optional<std::string> find_wsgi_bridge();
 
 // The bridge's arguments for `app` and the settings: [--pythonpath P] [--virtualenv V]
-// --threads N APP [-- APP_ARGS...].
+// --threads N --workers N APP [-- APP_ARGS...] (the counts set wsgi.multithread/multiprocess).
 std::vector<std::string> wsgi_bridge_args(const std::string& app, const Settings& settings);
 
 }  // namespace cppg::config

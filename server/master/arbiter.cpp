@@ -718,12 +718,12 @@ void Arbiter::on_worker_exit(pid_t pid, int status, WorkerInfo& info, const std:
     bool expected = info.retiring || stopping_;
     bool boot_failure = WIFEXITED(status) && (WEXITSTATUS(status) == worker::kWorkerBootError ||
                                               WEXITSTATUS(status) == worker::kWorkerAppLoadError);
-    if (boot_failure && !expected && !ever_served_) {  // at start: gunicorn's halt
+    if (boot_failure && !expected && !ever_served_) {  // at start: gunicorn's halt, with the worker's code
         halt("Worker (pid:" + std::to_string(pid) + ") failed to boot (" +
                  (WEXITSTATUS(status) == worker::kWorkerAppLoadError ? "the app failed to load"
                                                              : "boot error") +
                  "; see its log line above)",
-             worker::kWorkerBootError);
+             WEXITSTATUS(status));
         return;
     }
     if (expected && (WIFEXITED(status) && WEXITSTATUS(status) == 0)) {

@@ -174,6 +174,12 @@ int Exchange::send_file(int fd, uint64_t offset, uint64_t len) {
     return CPPG_OK;
 }
 
+int Exchange::flush_now() {
+    if (!writer_.started()) return CPPG_ESTATE;
+    flush();
+    return aborted() ? CPPG_ECLOSED : CPPG_OK;
+}
+
 void Exchange::flush() {
     if (out_.empty()) return;
     if (!aborted() && !transport_->write_all(out_)) abort();

@@ -61,6 +61,8 @@ public:
     int start_response(const char* status, const cppg_header_t* headers, size_t n);
     int write(const void* data, size_t len);
     int send_file(int fd, uint64_t offset, uint64_t len);
+    // host->flush: hands what was written so far to the transport now.
+    int flush_now();
     // After the app's handle returned `rc`: settles the response (an error status if none
     // started) and returns its status. finish() then hands the last bytes to the transport.
     int conclude(int rc, bool threw);

@@ -103,6 +103,11 @@ std::mutex boot_mu;
 bool boot_open = false;
 std::optional<std::string> boot_failure_reason;
 
+int host_flush(cppg_request_t* r) {
+    if (r == nullptr) return CPPG_EINVAL;
+    return exchange(r)->flush_now();
+}
+
 int host_watch_file(const char* path) {
     if (path == nullptr) return CPPG_EINVAL;
     return shared::append_to_watch_list(path) ? CPPG_OK : CPPG_ESTATE;
@@ -119,7 +124,7 @@ const cppg_host_t kHostTable = {
     sizeof(cppg_host_t), CPPG_ABI_VERSION, host_environ_get, host_header_count, host_header_at,
     host_read,           host_start_response, host_write, host_log, host_strerror,
     host_preloaded,      host_submit,         host_current_request, host_send_file,
-    host_fail_boot,      host_watch_file,
+    host_fail_boot,      host_watch_file,     host_flush,
 };
 
 }  // namespace

@@ -13,7 +13,7 @@ from harness import BINARY, Server, T, example_app, fixture_app
 
 EXIT_BIND = 1
 EXIT_CONFIG = 2
-EXIT_APP_LOAD = 3  # the master halts with 3 when a worker cannot boot; the worker exits 4
+EXIT_APP_LOAD = 4  # the worker exits 4 when its app cannot load, and the master with it (gunicorn's APP_LOAD_ERROR)
 
 
 class StartupFailureTest(unittest.TestCase):

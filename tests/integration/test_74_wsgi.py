@@ -17,7 +17,8 @@ import unittest
 
 from harness import (DEFAULT_TIMEOUT, SANITIZER, HttpReader, Server, T, chunked, connect, recv_until_closed,
                      simple_request, wait_until)
-from wsgi_harness import WSGI_APPS, WSGI_PLUGIN, WsgiCase, WsgiServerTestCase, bridge_args, require_bridge
+from wsgi_harness import (WSGI_APPS, WSGI_PLUGIN, WsgiCase, WsgiServerTestCase, bridge_args, require_bridge,
+                          server_args)
 
 FILE_SIZE = (1 << 20) + 7
 FILE_DATA = bytes(i % 251 for i in range(FILE_SIZE))
@@ -453,14 +454,18 @@ class AppLoadingTest(WsgiCase):
         server = self.start_wsgi('hello:create_app("Hi", punctuation="?")')
         self.assertEqual(get(server, "/").body, b"Hi, World?\n")
 
-    def load_fails(self, app, *fragments, pythonpath=None):
+    def load_fails(self, app, *fragments, pythonpath=None, direct=False):
+        """`direct`: the plugin and its own arguments, as `cppgunicorn wsgi.so -- ARGS`."""
         server = Server()
         self.addCleanup(server.cleanup)
         extra = ["--pythonpath", pythonpath] if pythonpath else []
-        server.start(["--workers", "1"], WSGI_PLUGIN, app_args=bridge_args(app, 1, extra=extra), wait=False)
+        if direct:
+            server.start(["--workers", "1"], WSGI_PLUGIN, app_args=bridge_args(app, 1, extra=extra), wait=False)
+        else:
+            server.start(server_args(1, 1, extra), app, wait=False)
         code = server.wait_exit(T(15))
         log = server.log_text()
-        self.assertEqual(code, 3, log)
+        self.assertEqual(code, 4, log)  # gunicorn's APP_LOAD_ERROR
         for fragment in fragments:
             self.assertIn(fragment, log)
         return log
@@ -488,7 +493,7 @@ class AppLoadingTest(WsgiCase):
         self.load_fails("hello:create_app(print)", "Failed to parse arguments as literal values")
 
     def test_bad_bridge_arguments(self):
-        self.load_fails("--nope", "unknown option '--nope'")
+        self.load_fails("--nope", "unknown option '--nope'", direct=True)
 
     def test_a_virtualenv_supplies_packages(self):
         venv = tempfile.mkdtemp()
@@ -500,7 +505,7 @@ class AppLoadingTest(WsgiCase):
                     "def app(environ, start_response):\n"
                     "    start_response('200 OK', [])\n"
                     "    return [('%s %s' % (sys.prefix, sys.executable)).encode()]\n")
-        server = self.start_wsgi("only_in_venv:app", bridge_extra=["--virtualenv", venv])
+        server = self.start_wsgi("only_in_venv:app", extra=["--virtualenv", venv])
         self.assertEqual(get(server, "/").body.decode(), "%s %s/bin/python3" % (venv, venv))
 
     def test_a_virtualenv_of_another_python_is_refused(self):
@@ -510,8 +515,8 @@ class AppLoadingTest(WsgiCase):
             f.write("home = /usr/bin\ninclude-system-site-packages = false\nversion = 3.9.2\n")
         server = Server()
         self.addCleanup(server.cleanup)
-        server.start(["--workers", "1"], WSGI_PLUGIN, app_args=["--virtualenv", tmp, "hello"], wait=False)
-        self.assertEqual(server.wait_exit(T(15)), 3)
+        server.start(["--workers", "1", "--virtualenv", tmp], "hello", wait=False)
+        self.assertEqual(server.wait_exit(T(15)), 4)
         self.assertIn("was made with Python 3.9, but this bridge runs Python 3.11", server.log_text())
 
 

@@ -24,17 +24,18 @@ def require_bridge():
 
 
 def bridge_args(app, threads=4, workers=1, extra=()):
-    """The bridge's own arguments (after "--"): the test apps' folder on sys.path."""
+    """The bridge's own arguments (after "--"), for a test of the plugin used directly."""
     return ["--threads", str(threads), "--workers", str(workers), "--pythonpath", WSGI_APPS, *extra, app]
 
 
 def server_args(threads=4, workers=1, extra=()):
-    return ["--workers", str(workers), "--threads", str(threads), *extra]
+    """gunicorn's command line: the test apps' folder on sys.path."""
+    return ["--workers", str(workers), "--threads", str(threads), "--pythonpath", WSGI_APPS, *extra]
 
 
 class WsgiServerTestCase(ServerTestCase):
     """A class-wide server running WSGI_APP (MODULE:CALLABLE from tests/wsgi_apps) with
-    THREADS threads and ARGS besides."""
+    THREADS threads and ARGS besides, started as gunicorn would be: cppgunicorn MODULE:CALLABLE."""
 
     WSGI_APP = None
     THREADS = 4
@@ -43,9 +44,9 @@ class WsgiServerTestCase(ServerTestCase):
     @classmethod
     def setUpClass(cls):
         require_bridge()
-        cls.APP = WSGI_PLUGIN
+        cls.APP = cls.WSGI_APP
         cls.ARGS = server_args(cls.THREADS, extra=cls.EXTRA_ARGS)
-        cls.APP_ARGS = bridge_args(cls.WSGI_APP, cls.THREADS)
+        cls.APP_ARGS = []
         super().setUpClass()
 
 
@@ -57,9 +58,8 @@ class WsgiCase(ServerCase):
         require_bridge()
         super().setUpClass()
 
-    def start_wsgi(self, app, threads=4, workers=1, extra=(), bridge_extra=(), **kwargs):
+    def start_wsgi(self, app, threads=4, workers=1, extra=(), **kwargs):
         server = Server()
         self.addCleanup(server.cleanup)
-        server.start(server_args(threads, workers, extra), WSGI_PLUGIN,
-                     app_args=bridge_args(app, threads, workers, bridge_extra), **kwargs)
+        server.start(server_args(threads, workers, extra), app, **kwargs)
         return server

@@ -281,12 +281,13 @@ TEST_CASE("an APP that is a dotted Python name (gunicorn's MODULE:CALLABLE) is a
 TEST_CASE("a Python app's bridge arguments carry the Python settings, the threads and the app's own arguments") {
     Settings s = default_settings();
     s.threads = 4;
-    CHECK(wsgi_bridge_args("m:app", s) == std::vector<std::string>{"--threads", "4", "m:app"});
+    CHECK(wsgi_bridge_args("m:app", s) == std::vector<std::string>{"--threads", "4", "--workers", "1", "m:app"});
     s.pythonpath = "/srv/a,/srv/b";
     s.virtualenv = "/srv/venv";
     s.app_args = {"x"};
     CHECK(wsgi_bridge_args("m:app", s) == std::vector<std::string>{"--pythonpath", "/srv/a,/srv/b", "--virtualenv",
-                                                                  "/srv/venv", "--threads", "4", "m:app", "--", "x"});
+                                                                  "/srv/venv", "--threads", "4", "--workers", "1",
+                                                                  "m:app", "--", "x"});
 }
 
 TEST_CASE("$VIRTUAL_ENV is the default of virtualenv, below every setting layer") {
