@@ -44,6 +44,25 @@ class Pep3333Test(WsgiServerTestCase, unittest.TestCase):
         return wait_until(lambda: self.counts().get(name, 0) >= at_least, DEFAULT_TIMEOUT,
                           what="%s close() count >= %d" % (name, at_least))
 
+    # ---- streaming ----
+
+    def test_each_chunk_of_a_generator_reaches_the_client_before_the_next_is_asked_for(self):
+        # PEP 3333: "transmit the yielded bytestrings ... before requesting another one". The
+        # generator waits for /drip_release after its first event: the client must have that
+        # event while it waits (a server that gathers output would hold it back).
+        sock = connect(self.server.port, timeout=T(10))
+        self.addCleanup(sock.close)
+        sock.sendall(simple_request("GET", "/drip", [("Host", "t")]))
+        reader = HttpReader(sock, timeout=T(10))
+        head = reader.read_head()
+        self.assertEqual((head.status, head.header("Transfer-Encoding")), (200, "chunked"))
+        size = int(reader._read_until(b"\r\n", time.monotonic() + T(5)), 16)
+        self.assertEqual(reader._read_exact(size + 2, time.monotonic() + T(5)), b"data: first\n\n\r\n")
+        self.assertEqual(get(self.server, "/drip_release").status, 200)
+        head.trailers = []
+        rest = reader.read_body(head)
+        self.assertEqual(rest.body, b"data: second (released=1)\n\n")
+
     # ---- the environ ----
 
     def test_environ_is_built_as_gunicorn_builds_it(self):

@@ -307,7 +307,30 @@ def counts(environ, start_response):
     return _json(start_response, snapshot)
 
 
+_drip_release = threading.Event()
+
+
+def drip(environ, start_response):
+    """A stream (server-sent events): the first event must reach the client while the
+    generator waits, at most 10 s, for /drip_release."""
+    start_response("200 OK", [("Content-Type", "text/event-stream")])
+    _drip_release.clear()
+
+    def events():
+        yield b"data: first\n\n"
+        released = _drip_release.wait(10)
+        yield b"data: second (released=%d)\n\n" % released
+    return events()
+
+
+def drip_release(environ, start_response):
+    _drip_release.set()
+    return _json(start_response, {"released": True})
+
+
 ROUTES = {
+    "/drip": drip,
+    "/drip_release": drip_release,
     "/environ": environ_view,
     "/echo": echo,
     "/lazy": lazy_headers,
