@@ -136,7 +136,11 @@ int main(int argc, char** argv) {
     auto listeners = std::move(std::get<std::vector<cppg::master::Listener>>(opened));
     pid_t old_master = cppg::master::upgrading_master();
     if (settings.daemon && !upgraded) {  // the old master already detached; its child stays put
+        // A preloaded runtime (CPython) must see the fork that makes the daemon, as it sees a
+        // worker's; the processes in between only fork again and exit.
+        if (preloaded) preloaded->fork_event(CPPG_FORK_BEFORE);
         if (auto err = cppg::shared::daemonize()) return fail(kExitBindFailed, *err);
+        if (preloaded) preloaded->fork_event(CPPG_FORK_CHILD);
     }
     for (const auto& l : listeners) {
         bool admin = l.role == cppg::master::Listener::Role::kAdmin;

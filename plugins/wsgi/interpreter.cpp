@@ -137,6 +137,21 @@ std::optional<std::string> start_interpreter(const Options& options) {
 
 void release_after_start() { main_thread_state = PyEval_SaveThread(); }
 
+void before_fork() {
+    PyEval_RestoreThread(main_thread_state);
+    PyOS_BeforeFork();
+}
+
+void after_fork_parent() {
+    PyOS_AfterFork_Parent();
+    main_thread_state = PyEval_SaveThread();
+}
+
+void after_fork_child() {
+    PyOS_AfterFork_Child();
+    main_thread_state = PyEval_SaveThread();
+}
+
 std::optional<std::string> enter_worker() {
     // The server's own SIGABRT handler (the C backtrace of the stuck thread) is installed by
     // now; faulthandler keeps it as the previous handler and chains to it after printing

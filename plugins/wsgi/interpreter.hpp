@@ -20,7 +20,14 @@ std::optional<std::string> start_interpreter(const Options& options);
 // no request is in flight, and every thread enters Python through the calls below.
 void release_after_start();
 
-// Preforking, later: what a worker does after fork when the app was imported in the master.
+// --preload: around each fork of a worker by the master that imported the app, CPython's own
+// fork protocol (as os.fork() does it): the GIL and the import lock are taken before, and the
+// child resets its thread bookkeeping (threads of the app are not copied by fork).
+void before_fork();
+void after_fork_parent();
+void after_fork_child();
+
+// What a worker does after fork (or after init, without --preload).
 // Enables tracebacks of every thread on SIGABRT (the master's --timeout) and on crashes. GIL
 // not held; returns an error message on failure.
 std::optional<std::string> enter_worker();

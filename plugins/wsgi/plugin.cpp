@@ -22,8 +22,9 @@
 // Life cycle, by ABI hook:
 //   init          starts Python (PyConfig, no signal handlers), imports the app, releases
 //                 the GIL. An app that cannot be imported fails init with the traceback
-//                 in the error log. Split in two for --preload later: the import part could
-//                 run in the master, and worker_start is the "after fork" part.
+//                 in the error log. In each worker, or once in the master with --preload.
+//   fork_event    --preload only: PyOS_BeforeFork / AfterFork_Parent / AfterFork_Child
+//                 around each worker's fork, as os.fork() does.
 //   worker_start  faulthandler for every thread on SIGABRT (--timeout) and crashes.
 //   thread_start  a long-lived Python thread state per app thread (PyGILState).
 //   handle        one request: see request.hpp.
@@ -42,8 +43,6 @@
 namespace cppg::wsgi {
 
 namespace {
-
-bool host_has(const cppg_host_t* h, size_t member_end) { return h->struct_size >= member_end; }
 
 // The app imported, as gunicorn's import_app finds it; false with the reason logged.
 bool load_app(Bridge& b) {
@@ -89,12 +88,6 @@ int init(const cppg_host_t* h, int argc, const char* const* argv, void** state) 
         log(CPPG_LOG_CRITICAL, "wsgi: " + *err);
         return 1;
     }
-    if (host_has(h, offsetof(cppg_host_t, preloaded) + sizeof(void*)) && h->preloaded && h->preloaded()) {
-        // Forking a process with Python in it needs PyOS_BeforeFork/AfterFork around the
-        // fork itself, which the ABI does not offer yet.
-        log(CPPG_LOG_CRITICAL, "wsgi: --preload is not supported by the WSGI bridge yet");
-        return 1;
-    }
     auto bridge = std::make_unique<Bridge>();
     bridge->options = std::move(std::get<Options>(parsed));
     if (auto err = start_interpreter(bridge->options)) {
@@ -117,6 +110,13 @@ int worker_start(void*) {
     return 0;
 }
 
+// --preload: the app was imported here, in the master, and every worker is forked from it.
+void fork_event(void*, int phase) {
+    if (phase == CPPG_FORK_BEFORE) before_fork();
+    else if (phase == CPPG_FORK_PARENT) after_fork_parent();
+    else after_fork_child();
+}
+
 void thread_start(void*, unsigned) { attach_app_thread(); }
 void thread_stop(void*, unsigned) { detach_app_thread(); }
 
@@ -136,7 +136,7 @@ const cppg_app_t kDescriptor = {
     .pre_request = nullptr,
     .post_request = nullptr,
     .worker_exit = nullptr,
-    .fork_event = nullptr,
+    .fork_event = &fork_event,
     .reserved = {},
 };
 

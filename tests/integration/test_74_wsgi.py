@@ -539,6 +539,29 @@ class AppLoadingTest(WsgiCase):
         self.assertIn("was made with Python 3.9, but this bridge runs Python 3.11", server.log_text())
 
 
+class PreloadTest(WsgiCase):
+    """--preload imports the app once in the master; each worker is forked from it with
+    CPython's fork protocol around the fork (PyOS_BeforeFork/AfterFork_*), even while a thread
+    the app started at import runs in the master."""
+
+    def test_an_app_with_a_thread_at_import_is_preloaded_and_forked_safely(self):
+        server = self.start_wsgi("preloaded:app", threads=2, workers=2, extra=["--preload"])
+        workers = server.wait_workers(2)
+        seen = {}
+        for _ in range(40):
+            body = get(server, "/").json()
+            seen[body["pid"]] = body
+            if len(seen) == 2:
+                break
+        for pid, body in seen.items():
+            self.assertIn(pid, workers)
+            self.assertEqual(body["import_pid"], server.pid, "imported once, in the master")
+            self.assertFalse(body["ticker_alive"], "fork copies no thread: the worker knows it")
+            self.assertNotIn("ticker", body["threads"])
+        self.assertEqual(server.stop(), 0)
+        self.assertNotIn("Traceback", server.log_text())
+
+
 class TimeoutTracebackTest(WsgiCase):
     """--timeout: the master aborts the stuck thread; the log gets every Python thread's
     stack (faulthandler), naming the app's code, before the worker is replaced."""
