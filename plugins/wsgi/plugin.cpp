@@ -25,7 +25,9 @@
 //                 in the error log. In each worker, or once in the master with --preload.
 //   fork_event    --preload only: PyOS_BeforeFork / AfterFork_Parent / AfterFork_Child
 //                 around each worker's fork, as os.fork() does.
-//   worker_start  faulthandler for every thread on SIGABRT (--timeout) and crashes.
+//   worker_start  faulthandler for every thread on SIGABRT (--timeout) and crashes; with
+//                 --reload the files of the imported modules go to the master to watch
+//                 (host->watch_file), and after each request those of new imports.
 //   thread_start  a long-lived Python thread state per app thread (PyGILState).
 //   handle        one request: see request.hpp.
 //   thread_stop   the thread state goes (its threading.local data with it).
@@ -102,11 +104,14 @@ int init(const cppg_host_t* h, int argc, const char* const* argv, void** state) 
 
 int handle(void* state, cppg_request_t* req) { return handle_request(*static_cast<Bridge*>(state), req); }
 
-int worker_start(void*) {
+int worker_start(void* state) {
     if (auto err = enter_worker()) {
         log(CPPG_LOG_CRITICAL, "wsgi: " + *err);
         return 1;
     }
+    PyGILState_STATE gil = PyGILState_Ensure();
+    static_cast<Bridge*>(state)->module_watch.report_new_modules();  // --reload: the app's modules
+    PyGILState_Release(gil);
     return 0;
 }
 

@@ -178,6 +178,7 @@ int handle_request(Bridge& bridge, cppg_request_t* req) {
         return -1;
     }
     Outcome outcome = run(c);
+    bridge.module_watch.report_new_modules();  // --reload: what this request imported
     Response response = c.responder ? take_response(c.responder.get()) : Response();
     int body_error = c.input ? input_stream_error(c.input.get()) : 0;
     if (c.input) end_input_stream(c.input.get());

@@ -6,6 +6,7 @@
 
 #include "cppgunicorn_module.hpp"
 #include "environ.hpp"
+#include "module_watch.hpp"
 #include "options.hpp"
 #include "python.hpp"
 
@@ -17,6 +18,7 @@ struct Bridge {
     ModuleParts module;
     Ref app;
     EnvironBuilder environ;
+    ModuleWatch module_watch;
 };
 
 // The ABI's handle: 0 when the response is complete; non-zero makes the host answer 500
