@@ -180,7 +180,7 @@ ServiceStats Arbiter::collect_stats() {
     int64_t now_us = shared::monotonic_us();
     for (const auto& [pid, info] : workers_) {
         s.totals.add(info.slot->counters, true, now_us);
-        if (info.retiring || info.slot->serving_ms.load(std::memory_order_acquire) == 0) continue;
+        if (info.state != WorkerState::kServing && info.state != WorkerState::kLeaving) continue;
         int busy = 0;
         for (int t = 0; t < std::min<int>(threads, static_cast<int>(shared::kWatchedThreads)); ++t)
             busy += info.slot->threads[t].started_ms.load(std::memory_order_relaxed) != 0;
@@ -216,11 +216,10 @@ AdminReply Arbiter::status_page(std::string_view query) {
         const shared::WorkerSlot& slot = *info.slot;
         WorkerStatus w;
         w.pid = pid;
-        bool serving = slot.serving_ms.load(std::memory_order_acquire) > 0;
-        w.state = info.retiring ? "stopping"
-                  : slot.leave_requested_ms.load() ? "leaving"
-                  : info.generation != generation_ ? "previous"
-                  : serving ? "serving" : "booting";
+        // The old generation, serving while a reload's workers boot, is "previous".
+        w.state = info.generation != generation_ && info.state == WorkerState::kServing
+                      ? "previous"
+                      : worker_state_name(info.state);
         w.requests = slot.requests.load(std::memory_order_relaxed);
         w.age_ms = now - info.booted_ms;
         w.rss_kib = resident_kib(pid);
@@ -323,9 +322,7 @@ void Arbiter::handle_hup() {
 
 void Arbiter::finish_reload_if_ready() {
     if (!reload_) return;
-    int serving = 0;
-    for (const auto& [pid, info] : workers_)
-        serving += stays(info) && info.slot->serving_ms.load(std::memory_order_acquire) > 0;
+    int serving = serving_workers();
     if (serving < num_workers_) return;
     spdlog::info("reload: {} new worker(s) serve; stopping the old ones", serving);
     retire_generation(reload_->old_generation, RestartReason::kReload);
@@ -534,6 +531,7 @@ void Arbiter::spawn_worker() {
     }
     slot->pid.store(pid);
     WorkerInfo info{slot, generation_, shared::monotonic_ms()};
+    info.state_since_ms = info.booted_ms;
     info.retire_at_ms = lifetime_deadline(info.booted_ms);
     workers_[pid] = info;
 }
@@ -558,17 +556,61 @@ const app::AppImage& Arbiter::image_to_spawn() const {
     return app_image_;
 }
 
-// A worker that counts toward --workers: of the current generation, not being retired, and
-// not asking to be replaced.
+// A worker that counts toward --workers: of the current generation, booting or serving.
 bool Arbiter::stays(const WorkerInfo& info) const {
-    return !info.retiring && info.generation == generation_ &&
-           info.slot->leave_requested_ms.load(std::memory_order_acquire) == 0;
+    return info.generation == generation_ &&
+           (info.state == WorkerState::kBooting || info.state == WorkerState::kServing);
+}
+
+// Leaving, stopping or aborted: its exit is expected.
+bool Arbiter::on_its_way_out(const WorkerInfo& info) const {
+    return info.state == WorkerState::kLeaving || info.state == WorkerState::kStopping ||
+           info.state == WorkerState::kAborted;
+}
+
+// Workers of the current generation that serve (not those leaving): what --workers asks for.
+int Arbiter::serving_workers() const {
+    int serving = 0;
+    for (const auto& [pid, info] : workers_)
+        serving += info.generation == generation_ && info.state == WorkerState::kServing;
+    return serving;
+}
+
+// Every change of a worker's state goes through here.
+void Arbiter::enter(pid_t pid, WorkerInfo& info, WorkerState state, RestartReason reason) {
+    spdlog::debug("Worker (pid:{}) {} -> {}", pid, worker_state_name(info.state), worker_state_name(state));
+    info.state = state;
+    info.state_since_ms = shared::monotonic_ms();
+    if (state == WorkerState::kServing) info.served = true;
+    if (state == WorkerState::kLeaving || state == WorkerState::kStopping || state == WorkerState::kAborted)
+        info.reason = reason;
+}
+
+// What the workers say of themselves in the scoreboard, read once a turn: a booting worker
+// that serves now, a serving one that asked to be replaced (max_requests).
+void Arbiter::observe_scoreboard() {
+    for (auto& [pid, info] : workers_) observe(pid, info);
+}
+
+void Arbiter::observe(pid_t pid, WorkerInfo& info) {
+    const shared::WorkerSlot& slot = *info.slot;
+    if (info.state == WorkerState::kBooting && slot.serving_ms.load(std::memory_order_acquire) > 0) {
+        enter(pid, info, WorkerState::kServing);
+        ever_served_ = true;
+        // A worker spawned since the last boot failure serves: the run of failures is over.
+        if (rapid_failures_ > 0 && info.booted_ms >= last_failure_ms_) {
+            spdlog::info("Worker (pid:{}) serves; spawning resumes", pid);
+            rapid_failures_ = 0;
+        }
+    }
+    if (info.state == WorkerState::kServing && slot.leave_requested_ms.load(std::memory_order_acquire) > 0)
+        enter(pid, info, WorkerState::kLeaving, RestartReason::kMaxRequests);
 }
 
 void Arbiter::manage_workers() {
     if (stopping_ || exit_code_) return;
+    observe_scoreboard();
     finish_reload_if_ready();
-    note_serving_workers();
     int current = 0;
     for (const auto& [pid, info] : workers_) current += stays(info) ? 1 : 0;
     if (current < num_workers_ && shared::monotonic_ms() >= next_spawn_ms_) {
@@ -591,33 +633,17 @@ void Arbiter::manage_workers() {
     replace_leavers();
 }
 
-// A worker serving ends a run of boot failures (if it was spawned after the last of them)
-// and, the first time, the start-up: from then on a worker that fails to boot is retried.
-void Arbiter::note_serving_workers() {
-    for (const auto& [pid, info] : workers_) {
-        if (info.slot->serving_ms.load(std::memory_order_acquire) == 0) continue;
-        ever_served_ = true;
-        if (rapid_failures_ > 0 && info.booted_ms >= last_failure_ms_) {
-            spdlog::info("Worker (pid:{}) serves; spawning resumes", pid);
-            rapid_failures_ = 0;
-        }
-    }
-}
-
 // Workers that asked to leave (max_requests) get TERM once enough others serve in their
 // place: recycling never takes capacity away.
 void Arbiter::replace_leavers() {
-    int serving = 0;
-    for (const auto& [pid, info] : workers_)
-        serving += stays(info) && info.slot->serving_ms.load(std::memory_order_acquire) > 0;
-    if (serving < num_workers_) return;
+    if (serving_workers() < num_workers_) return;
     for (auto& [pid, info] : workers_) {
-        if (info.retiring || info.slot->leave_requested_ms.load(std::memory_order_acquire) == 0) continue;
+        if (info.state != WorkerState::kLeaving) continue;
         spdlog::info("Worker (pid:{}) reached {}; its replacement serves, stopping it", pid,
-                     info.leave_reason == RestartReason::kMaxRequests ? "max_requests"
-                     : info.leave_reason == RestartReason::kMemory    ? "max_worker_memory"
-                                                                      : "max_worker_lifetime");
-        retire_worker(pid, SIGTERM, info.leave_reason);
+                     info.reason == RestartReason::kMaxRequests ? "max_requests"
+                     : info.reason == RestartReason::kMemory    ? "max_worker_memory"
+                                                                : "max_worker_lifetime");
+        retire_worker(pid, SIGTERM, info.reason);
     }
 }
 
@@ -628,7 +654,7 @@ void Arbiter::recycle_workers() {
     if (stopping_ || (s.max_worker_memory == 0 && s.max_worker_lifetime == 0)) return;
     int64_t now = shared::monotonic_ms();
     for (auto& [pid, info] : workers_) {
-        if (!stays(info) || info.slot->serving_ms.load(std::memory_order_acquire) == 0) continue;
+        if (info.state != WorkerState::kServing || info.generation != generation_) continue;
         if (info.retire_at_ms && now >= info.retire_at_ms) {
             recycle(pid, info, RestartReason::kLifetime,
                     "has served " + std::to_string((now - info.booted_ms) / 1000) + " s (max_worker_lifetime " +
@@ -647,8 +673,7 @@ void Arbiter::recycle_workers() {
 
 void Arbiter::recycle(pid_t pid, WorkerInfo& info, RestartReason reason, const std::string& why) {
     spdlog::info("Worker (pid:{}) {}; replacing it", pid, why);
-    info.leave_reason = reason;
-    info.slot->leave_requested_ms.store(shared::monotonic_ms(), std::memory_order_release);
+    enter(pid, info, WorkerState::kLeaving, reason);
 }
 
 Readiness::Workers Arbiter::observe_workers() const {
@@ -657,8 +682,8 @@ Readiness::Workers Arbiter::observe_workers() const {
     w.requests_served = requests_of_exited_;
     for (const auto& [pid, info] : workers_) {
         w.requests_served += info.slot->requests.load(std::memory_order_relaxed);
-        if (info.retiring) continue;
-        bool serving = info.slot->serving_ms.load(std::memory_order_acquire) > 0;
+        if (info.state == WorkerState::kStopping || info.state == WorkerState::kAborted) continue;
+        bool serving = info.state != WorkerState::kBooting;
         if (info.generation != generation_) w.standby += serving;  // the old ones, mid-reload
         else (serving ? w.serving : w.booting) += 1;
     }
@@ -668,9 +693,8 @@ Readiness::Workers Arbiter::observe_workers() const {
 
 void Arbiter::retire_worker(pid_t pid, int signo, RestartReason reason) {
     auto it = workers_.find(pid);
-    if (it == workers_.end()) return;
-    if (!it->second.retiring) it->second.reason = reason;
-    it->second.retiring = true;
+    if (it == workers_.end() || it->second.state == WorkerState::kAborted) return;
+    if (it->second.state != WorkerState::kStopping) enter(pid, it->second, WorkerState::kStopping, reason);
     if (kill(pid, signo) != 0 && errno != ESRCH)
         spdlog::error("kill({}, {}) failed ({}: {})", pid, shared::signal_name(signo), errno,
                       std::strerror(errno));
@@ -692,30 +716,27 @@ void Arbiter::reap_workers() {
         }
         auto it = workers_.find(pid);
         if (it == workers_.end()) continue;
+        observe(pid, it->second);  // what it said last: it served, or asked to leave
         WorkerInfo info = it->second;
         workers_.erase(it);
         requests_of_exited_ += info.slot->requests.load();
         counters_of_exited_.add(info.slot->counters, false);
         std::string boot_error = info.slot->boot_error;
-        bool asked_to_leave = info.slot->leave_requested_ms.load() != 0;
-        info.served = info.slot->serving_ms.load() != 0;
         scoreboard_.release(info.slot);
-        if (asked_to_leave && !info.retiring) info.reason = info.leave_reason;
-        info.retiring = info.retiring || asked_to_leave;  // max_requests: its own choice
         on_worker_exit(pid, status, info, boot_error);
     }
 }
 
 void Arbiter::on_worker_exit(pid_t pid, int status, WorkerInfo& info, const std::string& boot_error) {
     std::string why = describe_status(status) + (boot_error.empty() ? "" : ": " + boot_error);
-    if (reload_ && info.generation == generation_ && !info.retiring && !stopping_) {
+    if (reload_ && info.generation == generation_ && !on_its_way_out(info) && !stopping_) {
         // The reload failed: no serving worker was replaced, so no restart is counted.
         abort_reload("new worker (pid " + std::to_string(pid) + ") " + why);
         return;
     }
+    bool expected = on_its_way_out(info) || stopping_;
     if (!stopping_ && !info.discarded)
-        ++restarts_[static_cast<size_t>(info.retiring ? info.reason : RestartReason::kCrash)];
-    bool expected = info.retiring || stopping_;
+        ++restarts_[static_cast<size_t>(on_its_way_out(info) ? info.reason : RestartReason::kCrash)];
     bool boot_failure = WIFEXITED(status) && (WEXITSTATUS(status) == worker::kWorkerBootError ||
                                               WEXITSTATUS(status) == worker::kWorkerAppLoadError);
     if (boot_failure && !expected && !ever_served_) {  // at start: gunicorn's halt, with the worker's code
@@ -756,8 +777,7 @@ void Arbiter::back_off(const std::string& why) {
 // a back-off spawns no other.
 bool Arbiter::boot_probe_running() const {
     for (const auto& [pid, info] : workers_)
-        if (stays(info) && info.booted_ms >= last_failure_ms_ &&
-            info.slot->serving_ms.load(std::memory_order_acquire) == 0)
+        if (stays(info) && info.booted_ms >= last_failure_ms_ && info.state == WorkerState::kBooting)
             return true;
     return false;
 }
@@ -778,12 +798,12 @@ void Arbiter::murder_workers() {
     }
     int64_t timeout_ms = config_.settings.timeout * 1000;
     for (auto& [pid, info] : workers_) {
-        if (info.abort_sent_ms) {
-            if (now - info.abort_sent_ms > kAbortGraceMs) {
+        if (info.state == WorkerState::kAborted) {
+            if (now - info.state_since_ms > kAbortGraceMs) {
                 spdlog::error("Worker (pid:{}) still alive {} ms after SIGABRT; sending SIGKILL",
                               pid, kAbortGraceMs);
                 kill(pid, SIGKILL);
-                info.abort_sent_ms = now;
+                info.state_since_ms = now;
             }
             continue;
         }
@@ -801,7 +821,7 @@ void Arbiter::murder_workers() {
         // The worker's threads take turns at its loop: while every one of them runs a request,
         // nobody leads it, and the requests' own timeouts cover the silence.
         int64_t alive_ms = all_threads_busy(s) ? now : s.beat_ms.load();
-        if (!info.abort_sent_ms && now - alive_ms > timeout_ms)
+        if (info.state != WorkerState::kAborted && now - alive_ms > timeout_ms)
             abort_worker(pid, info, s.loop_tid.load(),
                          "its event loop has not run for " +
                              std::to_string((now - s.beat_ms.load()) / 1000.0).substr(0, 5) + " s");
@@ -823,9 +843,7 @@ void Arbiter::abort_worker(pid_t pid, WorkerInfo& info, pid_t tid, const std::st
     spdlog::error("WORKER TIMEOUT (pid:{}): {} (timeout {} s); aborting thread {}; its "
                   "backtrace follows",
                   pid, why, config_.settings.timeout, tid);
-    info.abort_sent_ms = shared::monotonic_ms();
-    info.retiring = true;
-    info.reason = RestartReason::kTimeout;
+    enter(pid, info, WorkerState::kAborted, RestartReason::kTimeout);
     ++request_timeouts_;
     // SIGABRT on the stuck thread itself, so the backtrace the worker prints is that thread's.
     if (tid <= 0 || syscall(SYS_tgkill, pid, tid, SIGABRT) != 0) kill(pid, SIGABRT);

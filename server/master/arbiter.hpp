@@ -55,18 +55,21 @@ private:
         shared::WorkerSlot* slot = nullptr;
         int generation = 0;
         int64_t booted_ms = 0;
-        int64_t abort_sent_ms = 0;  // SIGABRT sent for a timeout; SIGKILL follows
-        bool retiring = false;      // sent TERM by the master: its exit is expected
-        RestartReason reason = RestartReason::kCrash;  // why it goes, when the master asked
-        bool served = false;        // it had begun to serve when it died (set at reaping)
+        WorkerState state = WorkerState::kBooting;
+        int64_t state_since_ms = 0;  // when it entered its state (kAborted: the last signal sent)
+        // Why it goes, once it is leaving, stopping or aborted: the restart reason counted.
+        RestartReason reason = RestartReason::kCrash;
+        bool served = false;        // it reached kServing at some point
         bool discarded = false;     // of a reload that failed: it replaced nobody
-        // Why it asked to leave (max_requests), or why the master asked it to (memory, lifetime).
-        RestartReason leave_reason = RestartReason::kMaxRequests;
         int64_t retire_at_ms = 0;   // --max-worker-lifetime: recycled from then on (0: never)
         int64_t rss_checked_ms = 0; // --max-worker-memory: the master's last look at its RSS
     };
 
     void spawn_worker();
+    void enter(pid_t pid, WorkerInfo& info, WorkerState state, RestartReason reason = RestartReason::kCrash);
+    void observe_scoreboard();
+    void observe(pid_t pid, WorkerInfo& info);
+    int serving_workers() const;
     void manage_workers();
     void replace_leavers();
     void recycle_workers();
@@ -74,8 +77,8 @@ private:
     bool stays(const WorkerInfo& info) const;
     void finish_reload_if_ready();
     void abort_reload(const std::string& why, bool failed = true);
+    bool on_its_way_out(const WorkerInfo& info) const;
     void back_off(const std::string& why);
-    void note_serving_workers();
     bool boot_probe_running() const;
     const app::AppImage& image_to_spawn() const;
     int64_t lifetime_deadline(int64_t booted_ms);

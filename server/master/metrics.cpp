@@ -199,6 +199,17 @@ void render_process(Exposition& e) {
 
 }  // namespace
 
+const char* worker_state_name(WorkerState state) {
+    switch (state) {
+        case WorkerState::kBooting: return "booting";
+        case WorkerState::kServing: return "serving";
+        case WorkerState::kLeaving: return "leaving";
+        case WorkerState::kStopping: return "stopping";
+        case WorkerState::kAborted: return "aborted";
+    }
+    return "?";
+}
+
 void ReloadHistory::record(bool success, const std::string& app, const std::string& error) {
     ++(success ? ok : failed);
     last_failed = !success;

@@ -18,6 +18,14 @@ enum class RestartReason : uint8_t { kCrash, kTimeout, kMaxRequests, kReload, kS
 inline constexpr size_t kRestartReasonCount = 7;
 const char* restart_reason_label(RestartReason reason);
 
+// A worker's life as the master sees it, one state at a time: booting until its scoreboard
+// slot says it serves; serving until it asks to be replaced or the master recycles it
+// (leaving: it serves on until its replacement does), the master tells it to stop
+// (stopping), or the master aborts it for a timeout (aborted: SIGABRT sent, SIGKILL follows).
+// Gone workers are removed. Readiness, /status, the reload and recycling all read this state.
+enum class WorkerState : uint8_t { kBooting, kServing, kLeaving, kStopping, kAborted };
+const char* worker_state_name(WorkerState state);
+
 struct ListenQueue {
     std::string listener;  // its URL, as the logs name it
     uint64_t queued = 0;   // connections waiting to be accepted now

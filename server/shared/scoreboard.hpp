@@ -71,9 +71,8 @@ struct WorkerSlot {
     // Monotonic ms since the worker serves (listening, reading its signals), or 0 while it
     // boots and once it has begun to stop: what /readyz and READY=1 count.
     std::atomic<int64_t> serving_ms{0};
-    // Set by a worker that wants to be replaced (max_requests), or by the master for one it
-    // recycles (memory, lifetime): the master starts its replacement and sends it TERM once
-    // that one serves, so capacity never drops.
+    // Set by a worker that wants to be replaced (max_requests): the master starts its
+    // replacement and sends it TERM once that one serves, so capacity never drops.
     std::atomic<int64_t> leave_requested_ms{0};
     // Connections the worker holds while it is ready to accept more, else -1 (booting or
     // stopping). Workers read each other's to share connections out evenly (see
