@@ -5,12 +5,14 @@
 //   man TEMPLATE        the cppgunicorn(1) page (markers %%SETTINGS%% and %%SIGNALS%%)
 //   yaml TEMPLATE       the packaged config file (marker %%SETTINGS%%)
 //   signals TEMPLATE    docs/signals.md          (marker @SIGNALS_TABLE@)
+//   metrics TEMPLATE    docs/operations.md       (marker @METRICS_TABLE@, from master/metrics.def)
 #include <cstdio>
 #include <fstream>
 #include <sstream>
 #include <string>
 
 #include "config/docs.hpp"
+#include "master/metrics_table.hpp"
 #include "shared/signals.hpp"
 
 namespace {
@@ -45,8 +47,8 @@ std::string signals_markdown() {
 
 int main(int argc, char** argv) {
     std::string mode = argc > 1 ? argv[1] : "";
-    if (argc < 3 || (mode != "markdown" && mode != "man" && mode != "yaml" && mode != "signals")) {
-        std::fputs("usage: cppg_settings_doc markdown|man|yaml|signals TEMPLATE\n", stderr);
+    if (argc < 3 || (mode != "markdown" && mode != "man" && mode != "yaml" && mode != "signals" && mode != "metrics")) {
+        std::fputs("usage: cppg_settings_doc markdown|man|yaml|signals|metrics TEMPLATE\n", stderr);
         return 2;
     }
     std::ifstream in(argv[2]);
@@ -63,6 +65,8 @@ int main(int argc, char** argv) {
     } else if (mode == "man") {
         out = replace_marker(text.str(), "%%SETTINGS%%\n", cppg::config::render_settings_man());
         out = replace_marker(out, "%%SIGNALS%%\n", signals_man());
+    } else if (mode == "metrics") {
+        out = replace_marker(text.str(), "@METRICS_TABLE@\n", cppg::master::render_metrics_markdown());
     } else if (mode == "signals") {
         out = replace_marker(text.str(), "@SIGNALS_TABLE@\n", signals_markdown());
     } else {

@@ -59,13 +59,11 @@ void CounterTotals::add(const RequestCounters& c, bool gauges, int64_t now_us) {
         for (size_t m = 0; m < kMethodCount; ++m) requests[s][m] += c.requests[s][m].load(kRelaxed);
     add_sums(duration, c.duration);
     add_sums(queue, c.queue);
-    accepted += c.accepted.load(kRelaxed);
-    slow += c.slow.load(kRelaxed);
+#define CPPG_ADD_LOADED(type, name) name += c.name.load(kRelaxed);
+    CPPG_WORKER_COUNTERS(CPPG_ADD_LOADED)
+    if (gauges) { CPPG_WORKER_GAUGES(CPPG_ADD_LOADED) }
+#undef CPPG_ADD_LOADED
     saturated_us += gauges ? c.saturated_until(now_us) : c.saturated_us.load(kRelaxed);
-    if (gauges) {
-        in_flight += c.in_flight.load(kRelaxed);
-        connections_open += c.connections_open.load(kRelaxed);
-    }
 }
 
 void CounterTotals::add(const CounterTotals& other) {
@@ -73,11 +71,11 @@ void CounterTotals::add(const CounterTotals& other) {
         for (size_t m = 0; m < kMethodCount; ++m) requests[s][m] += other.requests[s][m];
     add_sums(duration, other.duration);
     add_sums(queue, other.queue);
-    accepted += other.accepted;
-    slow += other.slow;
     saturated_us += other.saturated_us;
-    in_flight += other.in_flight;
-    connections_open += other.connections_open;
+#define CPPG_ADD_PLAIN(type, name) name += other.name;
+    CPPG_WORKER_COUNTERS(CPPG_ADD_PLAIN)
+    CPPG_WORKER_GAUGES(CPPG_ADD_PLAIN)
+#undef CPPG_ADD_PLAIN
 }
 
 }  // namespace cppg::shared

@@ -34,14 +34,25 @@ struct Histogram {
     void observe(uint64_t microseconds);
 };
 
+// The plain counters and gauges a worker keeps, declared once: the atomics of
+// RequestCounters, the sums of CounterTotals and the summing all come from these lists (the
+// families they feed are in master/metrics.def). Counters are summed over every worker that
+// ever ran; gauges over the live ones only.
+#define CPPG_WORKER_COUNTERS(X) \
+    X(uint64_t, accepted)       \
+    X(uint64_t, slow)
+#define CPPG_WORKER_GAUGES(X) \
+    X(int64_t, in_flight)     \
+    X(int64_t, connections_open)
+
 struct RequestCounters {
     std::atomic<uint64_t> requests[kStatusCount][kMethodCount]{};
     Histogram duration;  // head received -> response done
     Histogram queue;     // head complete -> app call starts
-    std::atomic<uint64_t> accepted{0};
-    std::atomic<uint64_t> slow{0};
-    std::atomic<int64_t> in_flight{0};
-    std::atomic<int64_t> connections_open{0};
+#define CPPG_ATOMIC_MEMBER(type, name) std::atomic<type> name{0};
+    CPPG_WORKER_COUNTERS(CPPG_ATOMIC_MEMBER)
+    CPPG_WORKER_GAUGES(CPPG_ATOMIC_MEMBER)
+#undef CPPG_ATOMIC_MEMBER
     // Time during which every app thread was busy: requests arriving then wait unread, in
     // their sockets or the listen queue. The period in progress started at saturated_since_us.
     std::atomic<uint64_t> saturated_us{0};
@@ -68,11 +79,11 @@ struct CounterTotals {
         uint64_t count = 0;
         uint64_t sum_us = 0;
     } duration, queue;
-    uint64_t accepted = 0;
-    uint64_t slow = 0;
     uint64_t saturated_us = 0;
-    int64_t in_flight = 0;
-    int64_t connections_open = 0;
+#define CPPG_PLAIN_MEMBER(type, name) type name = 0;
+    CPPG_WORKER_COUNTERS(CPPG_PLAIN_MEMBER)
+    CPPG_WORKER_GAUGES(CPPG_PLAIN_MEMBER)
+#undef CPPG_PLAIN_MEMBER
 
     // Adds a worker's counters; `gauges` adds its current gauges too (live workers only).
     void add(const RequestCounters& c, bool gauges, int64_t now_us = 0);
