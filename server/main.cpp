@@ -108,7 +108,7 @@ int main(int argc, char** argv) {
     }
     const auto& settings = cmd.settings;
     // First, so that log files and the app path are relative to --chdir.
-    if (auto err = cppg::shared::apply_process_settings(cmd)) {
+    if (auto err = cppg::shared::apply_process_settings(cppg::config::process_settings(cmd))) {
         std::fprintf(stderr, "cppgunicorn: error: %s\n", err->c_str());
         return kExitConfig;
     }
@@ -146,7 +146,7 @@ int main(int argc, char** argv) {
         bool admin = l.role == cppg::master::Listener::Role::kAdmin;
         spdlog::info("{}: {} ({})", admin ? "Admin listener at" : "Listening at", l.url, getpid());
     }
-    cppg::shared::set_process_title("cppgunicorn: master [" + cppg::shared::process_name(cmd) + "]");
+    cppg::shared::set_process_title("cppgunicorn: master [" + cppg::config::process_name(cmd) + "]");
 
     cppg::master::Arbiter arbiter(std::move(cmd), std::move(listeners), std::move(image),
                                   std::move(preloaded));

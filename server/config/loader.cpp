@@ -195,6 +195,22 @@ bool Config::given(std::string_view name) const {
     return index && sources[*index].description != "default";
 }
 
+shared::ProcessSettings process_settings(const Config& config) {
+    const Settings& s = config.settings;
+    shared::ProcessSettings p{s.chdir, std::nullopt, s.raw_env};
+    if (config.given("umask")) p.umask = parse_octal(s.umask);
+    return p;
+}
+
+shared::Identity worker_identity(const Settings& settings) { return {settings.user, settings.group}; }
+
+std::string process_name(const Config& config) {
+    if (!config.settings.proc_name.empty()) return config.settings.proc_name;
+    if (!config.python_app.empty()) return config.python_app;  // gunicorn's default: the app
+    std::string name = config.app_path.substr(config.app_path.rfind('/') + 1);
+    return name.substr(0, name.find('.'));
+}
+
 Environment process_environment() {
     Environment env;
     for (char** e = environ; e && *e; ++e) {

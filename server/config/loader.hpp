@@ -11,6 +11,7 @@
 
 #include "config/cli.hpp"
 #include "config/settings.hpp"
+#include "shared/process.hpp"
 
 namespace cppg::config {
 
@@ -45,6 +46,15 @@ std::variant<Config, ConfigError> load_config(const std::vector<std::string>& ar
 // Reads the config file again (SIGHUP) on top of the same environment and command line.
 // On error the caller keeps `running` in force.
 std::variant<Config, ConfigError> reload_config(const Config& running);
+
+// What the server applies to its own process (--chdir, --umask when given, -e), and whom
+// workers run as (--user, --group).
+shared::ProcessSettings process_settings(const Config& config);
+shared::Identity worker_identity(const Settings& settings);
+
+// --name, or the Python app (MODULE:CALLABLE), or the app's file name without directory and
+// extension: what process titles and /status call the service.
+std::string process_name(const Config& config);
 
 // The process environment, as load_config wants it.
 Environment process_environment();

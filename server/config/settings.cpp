@@ -13,7 +13,8 @@
 #include <type_traits>
 
 #include "config/address.hpp"
-#include "log/access_format.hpp"
+#include "http/access_format.hpp"
+#include "shared/process.hpp"
 #include "util/split.hpp"
 
 namespace cppg::config {
@@ -89,9 +90,9 @@ std::optional<std::string> run_validator(std::string_view validator, std::string
         auto eq = text.find('=');
         if (eq == std::string_view::npos || eq == 0) return std::string("is not KEY=VALUE");
     } else if (validator == "@user") {
-        if (!text.empty() && !lookup_user(text)) return std::string("is not a known user");
+        if (!text.empty() && !shared::lookup_user(text)) return std::string("is not a known user");
     } else if (validator == "@group") {
-        if (!text.empty() && !lookup_group(text)) return std::string("is not a known group");
+        if (!text.empty() && !shared::lookup_group(text)) return std::string("is not a known group");
     } else if (validator == "@directory") {
         struct stat st {};
         if (!text.empty() && (stat(std::string(text).c_str(), &st) != 0 || !S_ISDIR(st.st_mode)))
@@ -103,7 +104,7 @@ std::optional<std::string> run_validator(std::string_view validator, std::string
     } else if (validator == "@file") {
         // The loader reads the file and reports what is wrong with it, with positions.
     } else if (validator == "@access_format") {
-        auto compiled = log::AccessFormat::compile(text);
+        auto compiled = http::AccessFormat::compile(text);
         if (auto* err = std::get_if<std::string>(&compiled)) return "is not a valid format: " + *err;
     }
     return std::nullopt;
@@ -206,28 +207,6 @@ std::string format_value(Settings& settings, size_t index) {
             } else return quoted(*member);
         },
         member_of(settings, index));
-}
-
-std::optional<std::pair<uid_t, gid_t>> lookup_user(std::string_view name) {
-    std::string text(name);
-    struct passwd* pw = nullptr;
-    if (!text.empty() && text.find_first_not_of("0123456789") == std::string::npos)
-        pw = getpwuid(static_cast<uid_t>(std::stoul(text)));
-    else
-        pw = getpwnam(text.c_str());
-    if (pw == nullptr) return std::nullopt;
-    return std::make_pair(pw->pw_uid, pw->pw_gid);
-}
-
-std::optional<gid_t> lookup_group(std::string_view name) {
-    std::string text(name);
-    struct group* gr = nullptr;
-    if (!text.empty() && text.find_first_not_of("0123456789") == std::string::npos)
-        gr = getgrgid(static_cast<gid_t>(std::stoul(text)));
-    else
-        gr = getgrnam(text.c_str());
-    if (gr == nullptr) return std::nullopt;
-    return gr->gr_gid;
 }
 
 unsigned parse_octal(std::string_view text) {

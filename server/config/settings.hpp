@@ -71,9 +71,6 @@ std::string describe_allowed(const SettingSpec& spec);
 
 std::string_view type_name(SettingType type);
 
-// Resolve --user / --group (a name or a numeric id).
-std::optional<std::pair<uid_t, gid_t>> lookup_user(std::string_view name);
-std::optional<gid_t> lookup_group(std::string_view name);
 // The value of a validated "@octal" setting.
 unsigned parse_octal(std::string_view text);
 

@@ -11,9 +11,12 @@
 #include <spdlog/logger.h>
 
 #include "config/settings.hpp"
-#include "log/access_format.hpp"
+#include "http/access_format.hpp"
 
 namespace cppg::log {
+
+using http::AccessFormat;
+using http::AccessRecord;
 
 class AccessLog {
 public:

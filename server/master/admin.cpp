@@ -10,7 +10,7 @@
 
 #include "http/parser.hpp"
 #include "http/response.hpp"
-#include "shared/scoreboard.hpp"
+#include "shared/clock.hpp"
 
 namespace cppg::master {
 

@@ -205,7 +205,7 @@ ServiceStats Arbiter::collect_stats() {
 AdminReply Arbiter::status_page(std::string_view query) {
     if (config_.settings.metrics != "on") return {404, "the status page needs --metrics on\n"};
     StatusView v;
-    v.app = shared::process_name(config_);
+    v.app = config::process_name(config_);
     v.master = getpid();
     int64_t now = shared::monotonic_ms();
     v.uptime_ms = now - started_ms_;
@@ -246,7 +246,7 @@ int Arbiter::poll_timeout_ms() const {
 // The app file, the config file, and whatever files the app names (host->watch_file).
 void Arbiter::watch_files() {
     if (!watcher_.start()) return;
-    auto [uid, gid] = shared::worker_ids(config_.settings);
+    auto [uid, gid] = shared::worker_ids(config::worker_identity(config_.settings));
     watcher_.follow_list(uid, gid);
     for (const std::string& path : {config_.app_path, config_.settings.config}) {
         if (path.empty()) continue;
@@ -285,7 +285,7 @@ void Arbiter::handle_signal(int signo) {
 
 void Arbiter::reopen_logs() {
     log::reopen_files();
-    auto [uid, gid] = shared::worker_ids(config_.settings);
+    auto [uid, gid] = shared::worker_ids(config::worker_identity(config_.settings));
     log::prepare_files_for_workers(config_.settings, uid, gid);
     spdlog::info("USR1: log files reopened");
     for (auto& [pid, info] : workers_) kill(pid, SIGUSR1);

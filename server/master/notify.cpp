@@ -9,15 +9,11 @@
 
 #include <spdlog/spdlog.h>
 
+#include "shared/clock.hpp"
+
 namespace cppg::master {
 
 namespace {
-
-uint64_t monotonic_usec() {
-    timespec ts{};
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return static_cast<uint64_t>(ts.tv_sec) * 1000000 + static_cast<uint64_t>(ts.tv_nsec) / 1000;
-}
 
 // STATUS= ends at a newline; a status is one line.
 std::string status_field(const std::string& text) {
@@ -53,7 +49,7 @@ void SystemdNotifier::ready(const std::string& status, pid_t main_pid) {
 void SystemdNotifier::reloading(const std::string& status) {
     if (quiet_) return;
     last_status_ = status;
-    send("RELOADING=1\nMONOTONIC_USEC=" + std::to_string(monotonic_usec()) + "\n" +
+    send("RELOADING=1\nMONOTONIC_USEC=" + std::to_string(shared::monotonic_us()) + "\n" +
          status_field(status));
 }
 

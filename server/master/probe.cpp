@@ -11,7 +11,7 @@
 #include <variant>
 
 #include "config/address.hpp"
-#include "shared/scoreboard.hpp"
+#include "shared/clock.hpp"
 
 namespace cppg::master {
 

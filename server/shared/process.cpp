@@ -26,13 +26,12 @@ std::vector<std::string> command;
 
 }  // namespace
 
-std::optional<std::string> apply_process_settings(const config::Config& config) {
-    const config::Settings& s = config.settings;
-    if (!s.chdir.empty() && ::chdir(s.chdir.c_str()) != 0) return failed("chdir(" + s.chdir + ")");
+std::optional<std::string> apply_process_settings(const ProcessSettings& settings) {
+    if (!settings.chdir.empty() && ::chdir(settings.chdir.c_str()) != 0) return failed("chdir(" + settings.chdir + ")");
     // Only when asked for: otherwise the umask the server was started with (a shell's 022,
     // a unit's UMask=) keeps its pidfile and logs from being world-writable.
-    if (config.given("umask")) ::umask(static_cast<mode_t>(config::parse_octal(s.umask)));
-    for (const auto& entry : s.raw_env) {
+    if (settings.umask) ::umask(static_cast<mode_t>(*settings.umask));
+    for (const auto& entry : settings.env) {
         auto eq = entry.find('=');
         if (setenv(entry.substr(0, eq).c_str(), entry.substr(eq + 1).c_str(), 1) != 0)
             return failed("setenv(" + entry.substr(0, eq) + ")");
@@ -40,11 +39,33 @@ std::optional<std::string> apply_process_settings(const config::Config& config) 
     return std::nullopt;
 }
 
-std::pair<uid_t, gid_t> worker_ids(const config::Settings& s) {
+std::optional<std::pair<uid_t, gid_t>> lookup_user(std::string_view name) {
+    std::string text(name);
+    struct passwd* pw = nullptr;
+    if (!text.empty() && text.find_first_not_of("0123456789") == std::string::npos)
+        pw = getpwuid(static_cast<uid_t>(std::stoul(text)));
+    else
+        pw = getpwnam(text.c_str());
+    if (pw == nullptr) return std::nullopt;
+    return std::make_pair(pw->pw_uid, pw->pw_gid);
+}
+
+std::optional<gid_t> lookup_group(std::string_view name) {
+    std::string text(name);
+    struct group* gr = nullptr;
+    if (!text.empty() && text.find_first_not_of("0123456789") == std::string::npos)
+        gr = getgrgid(static_cast<gid_t>(std::stoul(text)));
+    else
+        gr = getgrnam(text.c_str());
+    if (gr == nullptr) return std::nullopt;
+    return gr->gr_gid;
+}
+
+std::pair<uid_t, gid_t> worker_ids(const Identity& identity) {
     auto none = std::make_pair(static_cast<uid_t>(-1), static_cast<gid_t>(-1));
     auto ids = none;
-    if (auto user = s.user.empty() ? std::nullopt : config::lookup_user(s.user)) ids = *user;
-    if (auto group = s.group.empty() ? std::nullopt : config::lookup_group(s.group)) ids.second = *group;
+    if (auto user = identity.user.empty() ? std::nullopt : lookup_user(identity.user)) ids = *user;
+    if (auto group = identity.group.empty() ? std::nullopt : lookup_group(identity.group)) ids.second = *group;
     return ids;
 }
 
@@ -64,13 +85,13 @@ std::optional<std::string> daemonize() {
     return std::nullopt;
 }
 
-std::optional<std::string> drop_privileges(const config::Settings& s) {
+std::optional<std::string> drop_privileges(const Identity& s) {
     if (s.user.empty() && s.group.empty()) return std::nullopt;
-    auto user = s.user.empty() ? std::nullopt : config::lookup_user(s.user);
+    auto user = s.user.empty() ? std::nullopt : lookup_user(s.user);
     if (!s.user.empty() && !user) return "unknown user '" + s.user + "'";
     gid_t gid = user ? user->second : getgid();
     if (!s.group.empty()) {
-        auto group = config::lookup_group(s.group);
+        auto group = lookup_group(s.group);
         if (!group) return "unknown group '" + s.group + "'";
         gid = *group;
     }
@@ -112,11 +133,5 @@ void set_process_title(std::string_view title) {
 
 const std::vector<std::string>& original_command() { return command; }
 
-std::string process_name(const config::Config& config) {
-    if (!config.settings.proc_name.empty()) return config.settings.proc_name;
-    if (!config.python_app.empty()) return config.python_app;  // gunicorn's default: the app
-    std::string name = config.app_path.substr(config.app_path.rfind('/') + 1);
-    return name.substr(0, name.find('.'));
-}
 
 }  // namespace cppg::shared

@@ -8,23 +8,40 @@
 #include <string_view>
 #include <vector>
 
-#include "config/loader.hpp"
+#include <sys/types.h>
 
 namespace cppg::shared {
 
-// chdir, umask and -e variables, applied in the master before anything is loaded, so that
-// workers inherit them. Returns an error naming the failed call.
-std::optional<std::string> apply_process_settings(const config::Config& config);
+// What the master applies to itself before anything is loaded, so that workers inherit it:
+// --chdir, --umask (only when given) and the -e variables.
+struct ProcessSettings {
+    std::string chdir;
+    std::optional<unsigned> umask;
+    std::vector<std::string> env;  // KEY=VALUE
+};
 
-// The uid and gid workers switch to (--user/--group); -1 for one that is not set.
-std::pair<uid_t, gid_t> worker_ids(const config::Settings& settings);
+// Applies them. Returns an error naming the failed call.
+std::optional<std::string> apply_process_settings(const ProcessSettings& settings);
+
+// Whom workers run as (--user, --group): names or numeric ids, empty for unchanged.
+struct Identity {
+    std::string user;
+    std::string group;
+};
+
+// A user (name or uid) and its primary group, or a group (name or gid), on this system.
+std::optional<std::pair<uid_t, gid_t>> lookup_user(std::string_view name);
+std::optional<gid_t> lookup_group(std::string_view name);
+
+// The uid and gid workers switch to; -1 for one that is not set.
+std::pair<uid_t, gid_t> worker_ids(const Identity& identity);
 
 // Detaches from the terminal (fork, setsid, fork, stdio to /dev/null). Returns in the
 // daemon only.
 std::optional<std::string> daemonize();
 
 // In a worker, before the app loads: group, supplementary groups, then user.
-std::optional<std::string> drop_privileges(const config::Settings& settings);
+std::optional<std::string> drop_privileges(const Identity& identity);
 
 // Remembers where argv lives so that set_process_title can overwrite it (what ps shows),
 // and keeps a copy of the arguments for a binary upgrade.
@@ -32,8 +49,5 @@ void init_process_title(int argc, char** argv);
 // The command line the server was started with, argv[0] made absolute (for USR2).
 const std::vector<std::string>& original_command();
 void set_process_title(std::string_view title);
-// --name, or the Python app (MODULE:CALLABLE), or the app's file name without directory and
-// extension.
-std::string process_name(const config::Config& config);
 
 }  // namespace cppg::shared

@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "shared/clock.hpp"
 #include "shared/counters.hpp"
 
 namespace cppg::shared {
@@ -129,9 +130,5 @@ private:
     WorkerSlot* base_;
     size_t slots_;
 };
-
-// CLOCK_MONOTONIC in milliseconds (and microseconds), the same clock in every process.
-int64_t monotonic_ms();
-int64_t monotonic_us();
 
 }  // namespace cppg::shared

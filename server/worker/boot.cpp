@@ -76,11 +76,11 @@ void run_worker(const config::Config& config, const app::AppImage& image,
                 const std::vector<int>& listen_fds, shared::WorkerSlot* slot,
                 const sigset_t& master_signals, app::Plugin* preloaded) {
     install_abort_backtrace();
-    shared::set_process_title("cppgunicorn: worker [" + shared::process_name(config) + "]");
+    shared::set_process_title("cppgunicorn: worker [" + config::process_name(config) + "]");
     spdlog::info("Booting worker with pid: {}", getpid());
     auto access = log::open_access_log(config.settings);  // as root: like nginx, logs first
     if (auto* err = std::get_if<std::string>(&access)) boot_failed(slot, kWorkerBootError, *err);
-    if (auto err = shared::drop_privileges(config.settings))
+    if (auto err = shared::drop_privileges(config::worker_identity(config.settings)))
         boot_failed(slot, kWorkerBootError,
                     "cannot switch to user '" + config.settings.user + "' / group '" +
                         config.settings.group + "': " + *err);

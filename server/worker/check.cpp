@@ -30,8 +30,8 @@ constexpr const char* kStarted = "started";
 // The boot as a worker runs it, up to the point where it would serve; the reason it stops
 // short, or "" when it gets through. The app's own log lines go to stderr meanwhile.
 std::string boot_once(const config::Config& config) {
-    if (auto err = shared::apply_process_settings(config)) return *err;
-    if (auto err = shared::drop_privileges(config.settings)) return "cannot switch user or group: " + *err;
+    if (auto err = shared::apply_process_settings(config::process_settings(config))) return *err;
+    if (auto err = shared::drop_privileges(config::worker_identity(config.settings))) return "cannot switch user or group: " + *err;
     auto image = app::AppImage::capture(config.app_path);
     auto loaded = app::Plugin::load(image);
     if (auto* err = std::get_if<std::string>(&loaded)) return *err;

@@ -382,12 +382,12 @@ void Connection::count_request_done(int status) {
 
 void Connection::log_access() {
     const http::Request& r = exchange_.request();
-    log::HeaderList request_headers, response_headers;
+    http::HeaderList request_headers, response_headers;
     for (size_t i = 0; i < r.header_count(); ++i)
         request_headers.emplace_back(r.header_name(i), r.header_value(i));
     for (const auto& [name, value] : exchange_.response_headers())
         response_headers.emplace_back(name, value);
-    log::AccessRecord record;
+    http::AccessRecord record;
     record.remote_addr = peer_.remote_addr;
     record.method = r.method();
     record.target = r.target();

@@ -15,7 +15,7 @@
 #include "http/environ.hpp"
 #include "http/request.hpp"
 #include "http/response.hpp"
-#include "shared/scoreboard.hpp"
+#include "shared/clock.hpp"
 #include "worker/transport.hpp"
 
 // Completes the ABI's opaque handle type: an app's cppg_request_t* is an Exchange.

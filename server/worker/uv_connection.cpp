@@ -7,7 +7,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include "worker/worker.hpp"
 
 namespace cppg::worker {
 
@@ -37,7 +36,7 @@ struct UvConnection::WriteReq {
     std::string bytes;
 };
 
-UvConnection* UvConnection::open(Worker& worker, const Accepted& accepted) {
+UvConnection* UvConnection::open(UvConnectionOwner& worker, const Accepted& accepted) {
     auto* self = new UvConnection(worker);
     if (!self->init(accepted)) return nullptr;  // it closes, and deletes itself, on its own
     PeerInfo peer = self->describe_peer(accepted);

@@ -14,7 +14,16 @@
 
 namespace cppg::worker {
 
-class Worker;
+// What a connection on a real socket needs from the worker that owns it, beside what every
+// connection needs: the loop its handles live on, the proxy rules for its peer, and a way for
+// an app thread to wait for the socket (which also keeps the worker's signals heard).
+class UvConnectionOwner : public ConnectionOwner {
+public:
+    virtual uv_loop_t* loop() = 0;
+    virtual bool trusts_proxy(const std::string& address) const = 0;       // forwarded_allow_ips
+    virtual bool expects_proxy_line(const std::string& address) const = 0;  // proxy_protocol
+    virtual AppSocket::Wait wait_for_socket(int fd, short events, int64_t timeout_ms) = 0;
+};
 
 // A socket address as the environ shows it: "127.0.0.1" and "8000".
 void format_address(const sockaddr_storage& ss, std::string& addr, std::string& port);
@@ -30,7 +39,7 @@ public:
         const std::string* local_port;     // wildcard one (else null: getsockname tells)
     };
     // Takes an accepted socket; null (and the fd closed) if libuv cannot use it.
-    static UvConnection* open(Worker& worker, const Accepted& accepted);
+    static UvConnection* open(UvConnectionOwner& worker, const Accepted& accepted);
     ~UvConnection() override = default;
 
     Connection& connection() { return *connection_; }
@@ -57,7 +66,7 @@ public:
 
 private:
     struct WriteReq;
-    explicit UvConnection(Worker& worker) : worker_(worker) {}
+    explicit UvConnection(UvConnectionOwner& worker) : worker_(worker) {}
     bool init(const Accepted& accepted);
     PeerInfo describe_peer(const Accepted& accepted);
 
@@ -70,7 +79,7 @@ private:
 
     uv_stream_t* stream() { return reinterpret_cast<uv_stream_t*>(&client_handle_); }
 
-    Worker& worker_;
+    UvConnectionOwner& worker_;
     // A TCP or a unix-domain client, whichever the listener accepted.
     union ClientHandle {
         uv_tcp_t tcp;

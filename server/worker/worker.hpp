@@ -23,7 +23,7 @@
 
 namespace cppg::worker {
 
-class Worker final : public ConnectionOwner, private LeaderFollowers::Loop {
+class Worker final : public UvConnectionOwner, private LeaderFollowers::Loop {
 public:
     Worker(const config::Settings& settings, const app::Plugin& plugin,
            std::vector<int> listen_fds, log::AccessLog* access_log,
@@ -44,13 +44,13 @@ public:
     // `fd`. If no thread leads the loop meanwhile, this one still acts on stop signals and
     // the graceful_timeout: a quick stop, or a graceful_timeout that expires, ends the process
     // from in here.
-    AppSocket::Wait wait_for_socket(int fd, short events, int64_t timeout_ms);
+    AppSocket::Wait wait_for_socket(int fd, short events, int64_t timeout_ms) override;
 
-    uv_loop_t* loop() { return &loop_; }
+    uv_loop_t* loop() override { return &loop_; }
     // forwarded_allow_ips: may this peer set X-Forwarded-Proto?
-    bool trusts_proxy(const std::string& address) const;
+    bool trusts_proxy(const std::string& address) const override;
     // proxy_protocol and proxy_allow_ips: must this peer start with a PROXY line?
-    bool expects_proxy_line(const std::string& address) const;
+    bool expects_proxy_line(const std::string& address) const override;
 
     // ConnectionOwner
     const config::Settings& settings() const override { return settings_; }

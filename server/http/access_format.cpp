@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-#include "log/access_format.hpp"
+#include "http/access_format.hpp"
 
 #include <strings.h>
 #include <unistd.h>
@@ -9,7 +9,7 @@
 
 #include <fmt/format.h>
 
-namespace cppg::log {
+namespace cppg::http {
 
 namespace {
 
@@ -132,4 +132,4 @@ std::string AccessFormat::render(const AccessRecord& r) const {
     return out;
 }
 
-}  // namespace cppg::log
+}  // namespace cppg::http

@@ -11,7 +11,7 @@
 #include <variant>
 #include <vector>
 
-namespace cppg::log {
+namespace cppg::http {
 
 using HeaderList = std::vector<std::pair<std::string_view, std::string_view>>;
 
@@ -53,4 +53,4 @@ private:
     bool uses_request_id_ = false;
 };
 
-}  // namespace cppg::log
+}  // namespace cppg::http

@@ -3,9 +3,9 @@
 
 #include <unistd.h>
 
-#include "log/access_format.hpp"
+#include "http/access_format.hpp"
 
-using namespace cppg::log;
+using namespace cppg::http;
 
 namespace {
 
