@@ -1,11 +1,12 @@
 # SPDX-License-Identifier: MIT
 """A Flask app (Debian's python3-flask 2.2) on cppgunicorn and on gunicorn 20.1, the same
 requests to both: the same statuses, headers and bodies, over the wire. Pages, JSON, a form
-POST, 404 (an error handler), 405, an app exception with its handler, abort(418), Flask's
-own 500, redirects, a session set and read back with its cookie, send_file (conditional GET,
-304, Range, If-Range, 416), stream_with_context, 4 MiB responses, HEAD, and requests in a
-row on one keep-alive connection. The session cookie's timestamp and signature differ from
-one second to the next: they are compared structurally, and each server reads the other's.
+POST, chunked uploads (JSON, multipart), 404 (an error handler), 405, an app exception with
+its handler, abort(418), Flask's own 500, redirects, a session set and read back with its
+cookie, send_file (conditional GET, 304, Range, If-Range, 416), stream_with_context, 4 MiB
+responses, HEAD, and requests in a row on one keep-alive connection. The session cookie's
+timestamp and signature differ from one second to the next: they are compared structurally,
+and each server reads the other's.
 
 Where gunicorn 20.1 departs from the standard (send_file of a file positioned past its
 start), cppgunicorn must follow it. The app is tests/wsgi_apps/flask_reference.py."""
@@ -50,6 +51,21 @@ class FlaskReferenceTest(ReferenceTestCase):
         form = urllib.parse.urlencode({"name": "Zoë", "extra": "a&b"}).encode()
         reply = self.compare("POST", "/form", [("Content-Type", "application/x-www-form-urlencoded")], form)
         self.assertEqual(reply.body.decode(), "Hello, Zoë (a&b)")
+
+    def test_chunked_uploads(self):
+        # werkzeug reads a chunked body to its end (wsgi.input_terminated, which both set).
+        def chunked(body, size):
+            return b"".join(b"%x\r\n%s\r\n" % (len(body[i:i + size]), body[i:i + size])
+                            for i in range(0, len(body), size)) + b"0\r\n\r\n"
+        payload = json.dumps({"k": ["x" * 100] * 10000}).encode()  # 1 MiB in 7,000-byte chunks
+        reply = self.compare("POST", "/json", [("Content-Type", "application/json"), ("Transfer-Encoding", "chunked")],
+                             chunked(payload, 7000))
+        self.assertEqual(json.loads(reply.body)["received"], json.loads(payload))
+        form = (b"--bb\r\nContent-Disposition: form-data; name=\"name\"\r\n\r\nZo\xc3\xab\r\n--bb\r\n"
+                b"Content-Disposition: form-data; name=\"f\"; filename=\"x\"\r\n\r\n" + b"y" * (2 << 20) + b"\r\n--bb--\r\n")
+        reply = self.compare("POST", "/form", [("Content-Type", "multipart/form-data; boundary=bb"),
+                                               ("Transfer-Encoding", "chunked")], chunked(form, 65536))
+        self.assertEqual(reply.body.decode(), "Hello, Zoë (-)")
 
     def test_404_405_and_error_handlers(self):
         reply = self.compare("GET", "/missing")
