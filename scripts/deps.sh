@@ -8,7 +8,8 @@ set -euo pipefail
 build_pkgs=(cmake make g++ pkg-config node-llhttp libuv1-dev libspdlog-dev libyaml-cpp-dev
             doctest-dev nlohmann-json3-dev libsystemd-dev libsqlite3-dev)
 # python3-dev and libpython3.11-dev: the WSGI bridge (plugins/wsgi) is built only when Debian's
-# Python 3.11 headers are there; flask, django and httpbin are the real apps its tests serve.
+# Python 3.11 headers are there; flask, django and httpbin are the real apps its tests serve,
+# and gunicorn (20.1) the reference they are compared with (test_80 to test_82).
 test_pkgs=(python3 curl clang libclang-rt-14-dev nginx-light wrk systemd lintian gunicorn python3-prometheus-client yamllint
            python3-dev libpython3.11-dev python3-flask python3-django python3-httpbin)
 bench_pkgs=(nginx-light wrk gunicorn python3-flask uwsgi uwsgi-plugin-python3 curl python3)
