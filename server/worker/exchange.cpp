@@ -129,6 +129,11 @@ int Exchange::start_response(const char* status, const cppg_header_t* headers, s
                           {headers[i].value.ptr, headers[i].value.len}});
     std::string why;
     if (keep_alive_refused_.load(std::memory_order_acquire)) writer_.refuse_keep_alive();
+    // Answered before the body the client holds back for a 100 Continue that never came: the
+    // connection ends after this response (its unsent body cannot be told from the next
+    // request), and RFC 9110 10.1.1 wants the response to say so. While the app runs, its
+    // thread alone reads the body, so body_done_ is this thread's to read.
+    if (request_->expect_continue() && !continue_requested_ && !body_done_) writer_.refuse_keep_alive();
     auto err = writer_.start(status, fields, out_, why);
     if (err == http::ResponseWriter::Error::kState) return CPPG_ESTATE;
     if (err == http::ResponseWriter::Error::kInvalid) {

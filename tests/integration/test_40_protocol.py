@@ -401,7 +401,9 @@ class TestkitTest(ServerTestCase, unittest.TestCase):
             self.assertEqual(resp.status, 403, resp)
             self.assertEqual(resp.body, b"no thanks\n")
             self.assertNotIn(b"100 Continue", resp.raw)
-            # The client never got its 100 and never sent the body: the server ends it.
+            # The client never got its 100 and never sent the body: the server ends the
+            # connection, and says so (RFC 9110 10.1.1).
+            self.assertEqual(resp.header("Connection"), "close")
             reader.expect_closed()
 
     def test_reject_body_without_expect_discards_body(self):
